@@ -1,0 +1,472 @@
+/* Execution environments (see include/lemu/envpool.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lemu/aws_errors.h"
+#include "lemu/envpool.h"
+#include "lemu/http_server.h"
+#include "lemu/invoker.h"
+#include "lemu/logs.h"
+#include "lemu/registry.h"
+#include "lemu/sandbox.h"
+#include "lemu/server.h"
+
+#define ENV_LISTEN_BACKLOG 64
+#define ENV_READ_CHUNK 65536
+#define ENV_MAX_LINE (256 * 1024)   /* a longer line is logged in pieces */
+#define ENV_SHUTDOWN_WAIT_US (1000u * 1000u)
+#define ENV_SHUTDOWN_POLL_NS (5 * 1000 * 1000)
+
+static void env_free(struct env *env);
+
+static void idle_unlink(struct env *env)
+{
+  struct function *fn = env->fn;
+
+  if (env->idle_prev)
+    env->idle_prev->idle_next = env->idle_next;
+  else if (fn->idle == env)
+    fn->idle = env->idle_next;
+  if (env->idle_next)
+    env->idle_next->idle_prev = env->idle_prev;
+  env->idle_next = env->idle_prev = NULL;
+}
+
+static void on_next_req_closed(struct http_req *req, void *owner)
+{
+  struct env *env = owner;
+
+  (void)req;
+  env->next_req = NULL;
+  if (env->state == ENV_IDLE) {
+    /* The runtime hung up while waiting: it is not idle any more. */
+    idle_unlink(env);
+    env->state = ENV_ANSWERED;
+  }
+}
+
+void envpool_park(struct env *env, struct http_req *next_req)
+{
+  struct function *fn = env->fn;
+
+  env->state = ENV_IDLE;
+  env->next_req = next_req;
+  next_req->owner = env;
+  next_req->on_close = on_next_req_closed;
+  env->idle_prev = NULL;
+  env->idle_next = fn->idle;
+  if (fn->idle)
+    fn->idle->idle_prev = env;
+  fn->idle = env;
+}
+
+struct env *envpool_take_idle(struct function *fn)
+{
+  struct env *env = fn->idle;
+
+  if (!env)
+    return NULL;
+  idle_unlink(env);
+  return env;
+}
+
+struct env *envpool_find_answered(struct lemu_ctx *ctx, struct function *fn)
+{
+  struct env *env;
+
+  for (env = ctx->envs; env; env = env->next)
+    if (env->fn == fn && env->state == ENV_ANSWERED && !env->inv)
+      return env;
+  return NULL;
+}
+
+/* Write buffered output lines to the log; a line goes into the tail of the invocation running. */
+static void env_emit_line(struct env *env, const char *p, size_t n)
+{
+  struct invocation *inv = env->inv;
+  struct logs_tail *tail = inv && inv->phase == INV_RUNNING && inv->want_tail ? &inv->tail : NULL;
+
+  if (n > 0 && p[n - 1] == '\r')
+    n--;
+  logs_function_line(env->fn->cfg.name, tail, p, n);
+}
+
+static void env_take_output(struct env *env, const char *p, size_t n)
+{
+  while (n > 0) {
+    const char *nl = memchr(p, '\n', n);
+    size_t chunk = nl ? (size_t)(nl - p) : n;
+
+    if (env->out_line.len + chunk > ENV_MAX_LINE) {
+      /* Too long for one line: emit what we have as a line of its own. */
+      size_t room = ENV_MAX_LINE - env->out_line.len;
+      buf_append(&env->out_line, p, room);
+      env_emit_line(env, env->out_line.data, env->out_line.len);
+      buf_reset(&env->out_line);
+      p += room;
+      n -= room;
+      continue;
+    }
+    if (!nl) {
+      buf_append(&env->out_line, p, chunk);
+      return;
+    }
+    if (env->out_line.len) {
+      buf_append(&env->out_line, p, chunk);
+      env_emit_line(env, env->out_line.data, env->out_line.len);
+      buf_reset(&env->out_line);
+    } else {
+      env_emit_line(env, p, chunk);
+    }
+    p += chunk + 1;
+    n -= chunk + 1;
+  }
+}
+
+static void env_close_output(struct env *env)
+{
+  if (env->out_fd < 0)
+    return;
+  if (env->out_line.len) {
+    env_emit_line(env, env->out_line.data, env->out_line.len);
+    buf_reset(&env->out_line);
+  }
+  loop_unwatch(env->ctx->loop, env->out_fd);
+  close(env->out_fd);
+  env->out_fd = -1;
+}
+
+/* Read at most max_reads chunks; returns false at EOF. */
+static bool env_read_output(struct env *env, int max_reads)
+{
+  char chunk[ENV_READ_CHUNK];
+
+  while (env->out_fd >= 0 && max_reads-- > 0) {
+    ssize_t r = read(env->out_fd, chunk, sizeof(chunk));
+    if (r > 0) {
+      env_take_output(env, chunk, (size_t)r);
+      continue;
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+      return true;
+    env_close_output(env);
+    return false;
+  }
+  return env->out_fd >= 0;
+}
+
+void envpool_drain_output(struct env *env)
+{
+  /* Bounded: a handler that floods stdout cannot hold the answer back forever. */
+  env_read_output(env, 64);
+}
+
+static void on_output(int fd, uint32_t events, void *cls)
+{
+  (void)fd;
+  (void)events;
+  env_read_output(cls, 1);
+}
+
+static void on_runtime_accept(int fd, uint32_t events, void *cls)
+{
+  struct env *env = cls;
+
+  (void)events;
+  for (;;) {
+    struct sockaddr_in addr;
+    socklen_t len = sizeof(addr);
+    int c = accept4(fd, (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0)
+      return;
+    http_server_add_connection(env->ctx->rt, c, (struct sockaddr *)&addr, len, env);
+  }
+}
+
+static void on_init_timeout(void *cls)
+{
+  struct env *env = cls;
+  struct invocation *inv = env->inv;
+  char line[128];
+  int n;
+
+  if (env->state != ENV_STARTING)
+    return;
+  n = snprintf(line, sizeof(line), "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: timeout",
+               (double)ENV_INIT_LIMIT_US / 1000.0);
+  logs_function_line(env->fn->cfg.name, NULL, line, (size_t)n);
+  env->inv = NULL;
+  envpool_kill(env);
+  if (inv)
+    invoker_init_timeout(inv); /* Lambda retries init inside the invoke phase */
+}
+
+static int env_listen(unsigned *port)
+{
+  struct sockaddr_in addr;
+  socklen_t len = sizeof(addr);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+  if (fd < 0)
+    return -1;
+  memset(&addr, 0, sizeof(addr));
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, ENV_LISTEN_BACKLOG) < 0 ||
+      getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
+    close(fd);
+    return -1;
+  }
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+static void make_log_stream(char *out, size_t n)
+{
+  char hex[33], date[16];
+  time_t now = time(NULL);
+  struct tm tm;
+
+  gmtime_r(&now, &tm);
+  strftime(date, sizeof(date), "%Y/%m/%d", &tm);
+  util_random_hex(hex, 32);
+  snprintf(out, n, "%s/[%s]%s", date, AWS_VERSION_LATEST, hex);
+}
+
+lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invocation *inv,
+                         struct env **out, int *exec_errno)
+{
+  struct env *env = calloc(1, sizeof(*env));
+  char **envp = NULL;
+  char *api = NULL, *stream = NULL;
+  int pipefd[2] = {-1, -1};
+  lemu_err_t rc = LEMU_ERR_SPAWN;
+  size_t i;
+
+  *exec_errno = 0;
+  *out = NULL;
+  if (!env) {
+    *exec_errno = ENOMEM;
+    return LEMU_ERR_NOMEM;
+  }
+  env->ctx = ctx;
+  env->fn = fn;
+  env->out_fd = -1;
+  env->init_ms = -1;
+  buf_init(&env->out_line, ENV_MAX_LINE);
+  loop_timer_init(&env->init_timer, on_init_timeout, env);
+  env->listen_fd = env_listen(&env->port);
+  if (env->listen_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+    *exec_errno = errno;
+    goto fail;
+  }
+  fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+  env->out_fd = pipefd[0];
+  make_log_stream(env->log_stream, sizeof(env->log_stream));
+  envp = calloc(fn->n_base_env + 3, sizeof(char *));
+  api = util_asprintf("AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u", env->port);
+  stream = util_asprintf("AWS_LAMBDA_LOG_STREAM_NAME=%s", env->log_stream);
+  if (!envp || !api || !stream) {
+    *exec_errno = ENOMEM;
+    goto fail;
+  }
+  for (i = 0; i < fn->n_base_env; i++)
+    envp[i] = fn->base_env[i];
+  envp[i++] = api;
+  envp[i++] = stream;
+  {
+    struct sandbox_spec spec = {
+      .path = fn->exec_path, .argv = fn->argv, .envp = envp, .cwd = fn->cfg.code_dir,
+      .output_fd = pipefd[1],
+    };
+    env->spawned_us = util_now_us();
+    rc = sandbox_spawn(&spec, &env->pid, exec_errno);
+  }
+  close(pipefd[1]);
+  pipefd[1] = -1;
+  if (rc)
+    goto fail;
+  if (loop_watch(ctx->loop, env->listen_fd, EPOLLIN, on_runtime_accept, env) ||
+      loop_watch(ctx->loop, env->out_fd, EPOLLIN, on_output, env)) {
+    kill(-env->pid, SIGKILL);
+    *exec_errno = ENOMEM;
+    rc = LEMU_ERR_NOMEM;
+    goto fail;
+  }
+  env->state = ENV_STARTING;
+  env->inv = inv;
+  if (inv)
+    inv->env = env;
+  loop_timer_start(ctx->loop, &env->init_timer, ENV_INIT_LIMIT_US);
+  env->next = ctx->envs;
+  if (ctx->envs)
+    ctx->envs->prev = env;
+  ctx->envs = env;
+  ctx->n_envs++;
+  fn->n_envs++;
+  free(envp);
+  free(api);
+  free(stream);
+  *out = env;
+  return LEMU_ERR_OK;
+fail:
+  if (env->out_fd >= 0) {
+    loop_unwatch(ctx->loop, env->out_fd);
+    close(env->out_fd);
+  }
+  if (pipefd[1] >= 0)
+    close(pipefd[1]);
+  if (env->listen_fd >= 0) {
+    loop_unwatch(ctx->loop, env->listen_fd);
+    close(env->listen_fd);
+  }
+  buf_cleanup(&env->out_line);
+  free(envp);
+  free(api);
+  free(stream);
+  free(env);
+  return rc;
+}
+
+void envpool_kill(struct env *env)
+{
+  if (env->state == ENV_DEAD)
+    return;
+  if (env->state == ENV_IDLE)
+    idle_unlink(env);
+  env->state = ENV_DEAD;
+  loop_timer_stop(env->ctx->loop, &env->init_timer);
+  if (env->pid > 0)
+    kill(-env->pid, SIGKILL);
+  if (env->next_req) {
+    struct http_req *req = env->next_req;
+    env->next_req = NULL;
+    req->on_close = NULL;
+    aws_rapi_error_send(req, AWS_RAPI_INTERNAL);
+  }
+}
+
+int envpool_max_memory_mb(struct env *env)
+{
+  char path[64], line[256];
+  FILE *f;
+  long kb = 0;
+
+  if (env->pid <= 0)
+    return env->max_memory_mb;
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)env->pid);
+  f = fopen(path, "r");
+  if (!f)
+    return 0;
+  while (fgets(line, sizeof(line), f))
+    if (strncmp(line, "VmHWM:", 6) == 0) {
+      kb = strtol(line + 6, NULL, 10);
+      break;
+    }
+  fclose(f);
+  if (kb > 0)
+    env->max_memory_mb = (int)((kb + 1023) / 1024);
+  return env->max_memory_mb;
+}
+
+static void env_free(struct env *env)
+{
+  struct lemu_ctx *ctx = env->ctx;
+
+  if (env->state == ENV_IDLE)
+    idle_unlink(env);
+  loop_timer_stop(ctx->loop, &env->init_timer);
+  if (env->next_req) {
+    struct http_req *req = env->next_req;
+    env->next_req = NULL;
+    req->on_close = NULL;
+    aws_rapi_error_send(req, AWS_RAPI_INTERNAL);
+  }
+  env_close_output(env);
+  if (env->listen_fd >= 0) {
+    loop_unwatch(ctx->loop, env->listen_fd);
+    close(env->listen_fd);
+  }
+  http_server_untag(ctx->rt, env);
+  if (env->prev)
+    env->prev->next = env->next;
+  else
+    ctx->envs = env->next;
+  if (env->next)
+    env->next->prev = env->prev;
+  ctx->n_envs--;
+  env->fn->n_envs--;
+  buf_cleanup(&env->out_line);
+  free(env);
+}
+
+void envpool_on_child_exit(pid_t pid, int status, void *cls)
+{
+  struct lemu_ctx *ctx = cls;
+  struct env *env;
+  struct invocation *inv;
+
+  for (env = ctx->envs; env; env = env->next)
+    if (env->pid == pid)
+      break;
+  if (!env)
+    return; /* an orphaned grandchild we reaped as subreaper, or a failed exec */
+  env_read_output(env, 1024);
+  kill(-pid, SIGKILL); /* whatever the handler left behind in its group dies with it */
+  env->pid = 0;
+  inv = env->inv;
+  env->inv = NULL;
+  if (inv) {
+    inv->env = NULL;
+    if (env->state == ENV_ANSWERED)
+      invoker_requeue(inv); /* it never took the invocation we queued on it */
+    else
+      invoker_env_died(inv, status);
+  } else if (env->state != ENV_DEAD) {
+    char reason[64];
+    aws_exit_reason(status, reason, sizeof(reason));
+    logs_debug("environment of %s exited while idle (%s)", env->fn->cfg.name, reason);
+  }
+  env_free(env);
+}
+
+void envpool_shutdown(struct lemu_ctx *ctx)
+{
+  struct env *env;
+  uint64_t until = util_now_us() + ENV_SHUTDOWN_WAIT_US;
+
+  for (env = ctx->envs; env; env = env->next) {
+    if (env->inv) {
+      struct invocation *inv = env->inv;
+      env->inv = NULL;
+      inv->env = NULL;
+      invoker_abort(inv);
+    }
+    envpool_kill(env);
+  }
+  while (ctx->envs && util_now_us() < until) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid > 0) {
+      envpool_on_child_exit(pid, status, ctx);
+    } else if (pid == 0) {
+      struct timespec ts = {0, ENV_SHUTDOWN_POLL_NS};
+      nanosleep(&ts, NULL);
+    } else {
+      break;
+    }
+  }
+  while (ctx->envs)
+    env_free(ctx->envs);
+}

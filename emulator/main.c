@@ -1,0 +1,98 @@
+/* lemu's command line: parses arguments and runs a subcommand; nothing else lives here. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lemu/config.h"
+#include "lemu/logs.h"
+#include "lemu/server.h"
+
+#define EXIT_USAGE 2
+#define EXIT_CONFIG 2
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: lemu serve [-c lemu.json] [--listen HOST:PORT] [--debug]\n"
+          "\n"
+          "  serve   run the Lambda Invoke API and the Runtime API for the configured functions.\n"
+          "          Without -c it serves the sample functions (%s).\n"
+          "          --listen 127.0.0.1:0 picks a free port; the first stdout line is the URL.\n",
+          config_samples_dir());
+}
+
+static int parse_listen(const char *arg, struct lemu_config *cfg)
+{
+  const char *colon = strrchr(arg, ':');
+  char *end;
+  long port;
+
+  if (!colon || colon == arg)
+    return -1;
+  errno = 0;
+  port = strtol(colon + 1, &end, 10);
+  if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
+    return -1;
+  free(cfg->listen_host);
+  cfg->listen_host = strndup(arg, (size_t)(colon - arg));
+  cfg->listen_port = (unsigned)port;
+  return cfg->listen_host ? 0 : -1;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+  const char *config_path = NULL, *listen = NULL;
+  struct lemu_config cfg;
+  struct lemu_ctx *ctx;
+  char *message = NULL;
+  bool debug = false;
+  int i, rc;
+
+  for (i = 0; i < argc; i++) {
+    if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
+      listen = argv[++i];
+    } else if (!strcmp(argv[i], "--debug")) {
+      debug = true;
+    } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "lemu: unknown or incomplete option '%s'\n", argv[i]);
+      usage(stderr);
+      return EXIT_USAGE;
+    }
+  }
+  logs_init(debug);
+  if (config_load(config_path, &cfg, &message) != LEMU_ERR_OK) {
+    fprintf(stderr, "lemu: %s\n", message);
+    free(message);
+    return EXIT_CONFIG;
+  }
+  if (listen && parse_listen(listen, &cfg) != 0) {
+    fprintf(stderr, "lemu: --listen: expected HOST:PORT such as 127.0.0.1:9001, got \"%s\"\n", listen);
+    config_cleanup(&cfg);
+    return EXIT_USAGE;
+  }
+  if (server_create(&ctx, &cfg) != LEMU_ERR_OK) {
+    config_cleanup(&cfg);
+    return 1;
+  }
+  rc = server_run(ctx);
+  server_destroy(ctx);
+  return rc;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc >= 2 && !strcmp(argv[1], "serve"))
+    return cmd_serve(argc - 2, argv + 2);
+  if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+    usage(stdout);
+    return 0;
+  }
+  usage(stderr);
+  return EXIT_USAGE;
+}

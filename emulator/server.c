@@ -1,0 +1,114 @@
+/* Wiring of a running server (see include/lemu/server.h): the loop, the API daemon on the
+ * configured address, the runtime daemon fed by per-environment sockets, and orderly shutdown
+ * (every environment's process group killed and reaped before lemu exits). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "lemu/api_invoke.h"
+#include "lemu/envpool.h"
+#include "lemu/http_server.h"
+#include "lemu/logs.h"
+#include "lemu/loop.h"
+#include "lemu/registry.h"
+#include "lemu/runtime_api.h"
+#include "lemu/sandbox.h"
+#include "lemu/server.h"
+
+static void raise_fd_limit(void)
+{
+  struct rlimit rl;
+
+  /* Each environment holds a socket, a pipe end and its connections. */
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+static bool flush_logs(void *cls)
+{
+  (void)cls;
+  logs_flush();
+  return false;
+}
+
+lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg)
+{
+  struct lemu_ctx *ctx = calloc(1, sizeof(*ctx));
+  lemu_err_t rc = LEMU_ERR_NOMEM;
+  const char *rt_env = getenv("LEMU_RUNTIMES_DIR");
+
+  *out = NULL;
+  if (!ctx)
+    return rc;
+  ctx->cfg = *cfg;
+  memset(cfg, 0, sizeof(*cfg));
+  ctx->runtimes_dir = rt_env && *rt_env ? rt_env : LEMU_RUNTIMES_DIR;
+  raise_fd_limit();
+  sandbox_init();
+  ctx->loop = loop_create();
+  if (!ctx->loop)
+    goto fail;
+  loop_set_child_handler(ctx->loop, envpool_on_child_exit, ctx);
+  rc = registry_create(&ctx->reg, &ctx->cfg, ctx->runtimes_dir);
+  if (rc)
+    goto fail;
+  {
+    struct http_server_opts api = {
+      .routes = api_invoke_routes, .n_routes = api_invoke_n_routes, .not_found = api_not_found,
+      .cls = ctx, .listen_host = ctx->cfg.listen_host, .listen_port = ctx->cfg.listen_port,
+    };
+    struct http_server_opts rt = {
+      .routes = runtime_api_routes, .n_routes = runtime_api_n_routes,
+      .not_found = runtime_api_not_found, .cls = ctx, .no_listen = true,
+    };
+    rc = LEMU_ERR_HTTP;
+    ctx->api = http_server_create(ctx->loop, &api);
+    if (!ctx->api)
+      goto fail;
+    ctx->rt = http_server_create(ctx->loop, &rt);
+    if (!ctx->rt)
+      goto fail;
+  }
+  if (loop_add_prepare(ctx->loop, flush_logs, NULL) != LEMU_ERR_OK)
+    goto fail;
+  *out = ctx;
+  return LEMU_ERR_OK;
+fail:
+  server_destroy(ctx);
+  return rc;
+}
+
+int server_run(struct lemu_ctx *ctx)
+{
+  size_t i;
+  int sig;
+
+  /* The first stdout line is the URL: tests and scripts read it to find an ephemeral port. */
+  printf("http://%s:%u\n", ctx->cfg.listen_host, http_server_port(ctx->api));
+  logs_flush();
+  logs_info("serving %zu function%s from %s", ctx->reg->n, ctx->reg->n == 1 ? "" : "s", ctx->cfg.source);
+  for (i = 0; i < ctx->reg->n; i++)
+    logs_info("  %s (%s)", ctx->reg->fns[i].cfg.name, ctx->reg->fns[i].cfg.runtime);
+  sig = loop_run(ctx->loop);
+  if (sig)
+    logs_info("stopping on signal %d", sig);
+  return 0;
+}
+
+void server_destroy(struct lemu_ctx *ctx)
+{
+  if (!ctx)
+    return;
+  if (ctx->loop)
+    envpool_shutdown(ctx);
+  http_server_destroy(ctx->api);
+  http_server_destroy(ctx->rt);
+  registry_destroy(ctx->reg);
+  loop_destroy(ctx->loop);
+  config_cleanup(&ctx->cfg);
+  logs_flush();
+  free(ctx);
+}

@@ -1,0 +1,160 @@
+/* THE catalog of AWS-facing strings: every error lemu answers with (HTTP status, error type,
+ * message format, body shape) and every AWS header name. No other file spells an AWS error type,
+ * message or header: they refer to the rows and names here (design.md §3, style.md "one table").
+ * Message formats are printf formats; their arguments are documented per row. */
+#ifndef LEMU_AWS_ERRORS_H
+#define LEMU_AWS_ERRORS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct http_req;
+
+/* ---- header names (reference §1, §4) ---- */
+#define AWS_HDR_REQUEST_ID "x-amzn-RequestId"
+#define AWS_HDR_ERROR_TYPE "x-amzn-ErrorType"
+#define AWS_HDR_EXECUTED_VERSION "X-Amz-Executed-Version"
+#define AWS_HDR_FUNCTION_ERROR "X-Amz-Function-Error"
+#define AWS_HDR_LOG_RESULT "X-Amz-Log-Result"
+#define AWS_HDR_INVOCATION_TYPE "X-Amz-Invocation-Type"
+#define AWS_HDR_LOG_TYPE "X-Amz-Log-Type"
+#define AWS_HDR_CLIENT_CONTEXT "X-Amz-Client-Context"
+#define AWS_HDR_TRACE_ID "X-Amzn-Trace-Id"
+#define AWS_HDR_RETRY_AFTER "Retry-After"
+#define AWS_HDR_RT_REQUEST_ID "Lambda-Runtime-Aws-Request-Id"
+#define AWS_HDR_RT_DEADLINE_MS "Lambda-Runtime-Deadline-Ms"
+#define AWS_HDR_RT_FUNCTION_ARN "Lambda-Runtime-Invoked-Function-Arn"
+#define AWS_HDR_RT_TRACE_ID "Lambda-Runtime-Trace-Id"
+#define AWS_HDR_RT_CLIENT_CONTEXT "Lambda-Runtime-Client-Context"
+#define AWS_HDR_RT_COGNITO_IDENTITY "Lambda-Runtime-Cognito-Identity"
+#define AWS_HDR_RT_ERROR_TYPE "Lambda-Runtime-Function-Error-Type"
+#define AWS_CONTENT_TYPE_JSON "application/json"
+
+/* Values of X-Amz-Invocation-Type / X-Amz-Log-Type / X-Amz-Function-Error. */
+#define AWS_INVOCATION_REQUEST_RESPONSE "RequestResponse"
+#define AWS_INVOCATION_EVENT "Event"
+#define AWS_INVOCATION_DRY_RUN "DryRun"
+#define AWS_LOG_TYPE_NONE "None"
+#define AWS_LOG_TYPE_TAIL "Tail"
+#define AWS_FUNCTION_ERROR_UNHANDLED "Unhandled"
+#define AWS_VERSION_LATEST "$LATEST"
+
+/* ---- API errors: restJson shape, x-amzn-ErrorType header + JSON body (reference §1.4) ----
+ * XX(id, http status, error type, body flags, message format) */
+#define AWS_BODY_TYPE_LOWER 0   /* {"Type":"User","message":...} */
+#define AWS_BODY_TYPE_UPPER 1   /* {"Type":"User","Message":...} */
+#define AWS_BODY_UPPER_ONLY 2   /* {"Message":...} (the 413 body AWS sends) */
+#define AWS_API_ERROR_MAP(XX)                                                                     \
+  /* arg: function ARN (with :qualifier when one was given) */                                   \
+  XX(RESOURCE_NOT_FOUND, 404, "ResourceNotFoundException", AWS_BODY_TYPE_UPPER,                   \
+     "Function not found: %s")                                                                   \
+  XX(QUALIFIER_MISMATCH, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,              \
+     "The derived qualifier from the function name does not match the specified qualifier.")     \
+  /* arg: free text */                                                                           \
+  XX(INVALID_PARAMETER_VALUE, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER, "%s")   \
+  /* arg: the JSON parser's detail (Jackson wording, see json_check) */                          \
+  XX(INVALID_REQUEST_CONTENT, 400, "InvalidRequestContentException", AWS_BODY_TYPE_LOWER,         \
+     "Could not parse request body into json: Could not parse payload into json: %s")            \
+  XX(INVALID_CLIENT_CONTEXT, 400, "InvalidRequestContentException", AWS_BODY_TYPE_LOWER,          \
+     "Client context must be a valid Base64-encoded JSON object.")                               \
+  XX(CLIENT_CONTEXT_TOO_LARGE, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,        \
+     "Client context must be smaller than 3583 bytes.")                                          \
+  /* args: limit in bytes, operation name */                                                      \
+  XX(REQUEST_TOO_LARGE, 413, "RequestEntityTooLargeException", AWS_BODY_UPPER_ONLY,              \
+     "Request must be smaller than %zu bytes for the %s operation")                              \
+  /* arg: the full "N validation error(s) detected: ..." text */                                 \
+  XX(VALIDATION, 400, "ValidationException", AWS_BODY_TYPE_LOWER, "%s")                           \
+  XX(UNKNOWN_OPERATION, 404, "UnknownOperationException", AWS_BODY_TYPE_UPPER,                     \
+     "Unknown operation")                                                                        \
+  XX(SERVICE, 500, "ServiceException", AWS_BODY_TYPE_UPPER,                                        \
+     "The Lambda service encountered an internal error.")
+
+enum aws_api_error {
+#define AWS_API_ERROR_ENUM(id, status, type, flags, fmt) AWS_ERR_##id,
+  AWS_API_ERROR_MAP(AWS_API_ERROR_ENUM)
+#undef AWS_API_ERROR_ENUM
+  AWS_ERR__COUNT
+};
+
+unsigned aws_error_status(enum aws_api_error id);
+const char *aws_error_type(enum aws_api_error id);
+/* Answer req with the error row id (status, x-amzn-ErrorType, x-amzn-RequestId = request_id,
+ * JSON body), the message formatted from the row's format and the arguments. */
+void aws_error_send(struct http_req *req, const char *request_id, enum aws_api_error id, ...);
+
+/* Text of a constraint failure, as AWS words it: "Value 'x' at 'field' failed to satisfy
+ * constraint: <constraint>" wrapped in "1 validation error detected: ...". Caller frees. */
+char *aws_validation_message(const char *value, const char *field, const char *constraint);
+#define AWS_CONSTRAINT_FUNCTION_NAME_PATTERN                                                      \
+  "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+#define AWS_CONSTRAINT_FUNCTION_NAME_LENGTH "Member must have length less than or equal to 170"
+#define AWS_CONSTRAINT_QUALIFIER_PATTERN                                                          \
+  "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)"
+#define AWS_CONSTRAINT_INVOCATION_TYPE "Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+#define AWS_CONSTRAINT_LOG_TYPE "Member must satisfy enum value set: [Tail, None]"
+#define AWS_OPERATION_INVOKE "InvokeFunction"
+
+/* ---- function errors: 200 + X-Amz-Function-Error, body {"errorType","errorMessage"}
+ * (reference §2.3, §1.3). XX(id, error type, message format, errorMessage-first?) ---- */
+#define AWS_FN_ERROR_MAP(XX)                                                                      \
+  /* args: request id, configured timeout in seconds (double) */                                 \
+  XX(TIMEOUT, "Sandbox.Timedout", "RequestId: %s Error: Task timed out after %.2f seconds", false) \
+  /* args: request id, exit reason ("exit status 1", "signal: killed") */                         \
+  XX(EXIT, "Runtime.ExitError", "RequestId: %s Error: Runtime exited with error: %s", false)       \
+  /* arg: request id */                                                                          \
+  XX(EXIT_NO_REASON, "Runtime.ExitError", "RequestId: %s Error: Runtime exited without providing a reason", false) \
+  /* args: request id, path, lowercase errno text */                                             \
+  XX(INVALID_ENTRYPOINT, "Runtime.InvalidEntrypoint", "RequestId: %s Error: fork/exec %s: %s", false) \
+  /* arg: request id, program name */                                                            \
+  XX(RUNTIME_MISSING, "Runtime.InvalidEntrypoint",                                               \
+     "RequestId: %s Error: exec: \"%s\": executable file not found in $PATH", false)              \
+  XX(RESPONSE_TOO_LARGE, "Function.ResponseSizeTooLarge",                                        \
+     "Response payload size exceeded maximum allowed payload size (6291556 bytes).", true)
+
+enum aws_fn_error {
+#define AWS_FN_ERROR_ENUM(id, type, fmt, msg_first) AWS_FN_##id,
+  AWS_FN_ERROR_MAP(AWS_FN_ERROR_ENUM)
+#undef AWS_FN_ERROR_ENUM
+  AWS_FN__COUNT
+};
+
+const char *aws_fn_error_type(enum aws_fn_error id);
+/* JSON body of a function error, formatted from the row. Caller frees; NULL on failure. */
+char *aws_fn_error_body(enum aws_fn_error id, ...);
+
+/* Go's wording of a wait status, as Lambda's runtime reports it: "exit status 1",
+ * "signal: killed", "signal: aborted (core dumped)". Writes into out. */
+void aws_exit_reason(int wait_status, char *out, size_t outlen);
+/* Go's (lowercase) wording of an errno, e.g. "no such file or directory". */
+void aws_errno_text(int err, char *out, size_t outlen);
+
+/* ---- Runtime API errors: body {"errorMessage","errorType"} (reference §4) ----
+ * XX(id, http status, error type, message format) */
+#define AWS_RAPI_ERROR_MAP(XX)                                                                    \
+  XX(INVALID_REQUEST_ID, 400, "InvalidRequestID", "Invalid request ID")                           \
+  /* args: from state, to state, reason */                                                       \
+  XX(INVALID_STATE_TRANSITION, 403, "InvalidStateTransition",                                    \
+     "State transition from %s to %s failed for runtime. Error: %s")                             \
+  XX(PAYLOAD_TOO_LARGE, 413, "RequestEntityTooLarge", "Exceeded maximum allowed payload size (6291556 bytes).") \
+  XX(NOT_FOUND, 404, "NotFound", "Not Found")                                                     \
+  XX(INTERNAL, 500, "InternalServerError", "Internal Server Error")
+
+enum aws_rapi_error {
+#define AWS_RAPI_ERROR_ENUM(id, status, type, fmt) AWS_RAPI_##id,
+  AWS_RAPI_ERROR_MAP(AWS_RAPI_ERROR_ENUM)
+#undef AWS_RAPI_ERROR_ENUM
+  AWS_RAPI__COUNT
+};
+
+void aws_rapi_error_send(struct http_req *req, enum aws_rapi_error id, ...);
+/* Runtime API states named in InvalidStateTransition messages (the RIE's state names). */
+#define AWS_RAPI_STATE_STARTED "RuntimeStartedState"
+#define AWS_RAPI_STATE_READY "RuntimeReadyState"
+#define AWS_RAPI_STATE_RUNNING "RuntimeRunningState"
+#define AWS_RAPI_STATE_RESPONSE_SENT "RuntimeResponseSentState"
+#define AWS_RAPI_STATE_ERROR_SENT "RuntimeInvocationErrorResponseState"
+#define AWS_RAPI_STATE_INIT_ERROR "RuntimeInitErrorState"
+#define AWS_RAPI_REASON_NOT_ALLOWED "State transition is not allowed"
+#define AWS_RAPI_OK_BODY "{\"status\":\"OK\"}"
+
+#endif

@@ -1,0 +1,63 @@
+/* lemu's configuration: lemu.json (design.md §1, AWS's own field names) or, with no file, the
+ * embedded default that serves every folder of sample-functions/ that holds a function.json.
+ * Loading is all-or-nothing: any unknown key or bad value fails with one message naming the file,
+ * the key path and what was expected, and lemu never starts half-configured. */
+#ifndef LEMU_CONFIG_H
+#define LEMU_CONFIG_H
+
+#include <stddef.h>
+
+#include "lemu/err.h"
+
+#define CONFIG_DEFAULT_HOST "127.0.0.1"
+#define CONFIG_DEFAULT_PORT 9001
+#define CONFIG_DEFAULT_REGION "us-east-1"
+#define CONFIG_DEFAULT_ACCOUNT "123456789012"
+#define CONFIG_DEFAULT_CONCURRENCY 1000
+#define CONFIG_DEFAULT_TIMEOUT_S 3
+#define CONFIG_MAX_TIMEOUT_S 900
+#define CONFIG_DEFAULT_MEMORY_MB 128
+#define CONFIG_MIN_MEMORY_MB 128
+#define CONFIG_MAX_MEMORY_MB 10240
+#define CONFIG_DEFAULT_EPHEMERAL_MB 512
+#define CONFIG_MAX_EPHEMERAL_MB 10240
+#define CONFIG_MAX_ENV_BYTES 4096
+#define CONFIG_MAX_FUNCTION_NAME 64
+
+enum runtime_kind { RUNTIME_PROVIDED, RUNTIME_PYTHON, RUNTIME_NODE };
+
+struct function_config {
+  char *name;
+  char *runtime;      /* as configured, e.g. "provided.al2023", "python3.12" */
+  enum runtime_kind kind;
+  char *handler;      /* "" when not given */
+  char *code_dir;     /* absolute, existing directory */
+  char *description;
+  int timeout_s;
+  int memory_mb;
+  int ephemeral_mb;
+  int reserved_concurrency; /* -1 = not set */
+  char **env;         /* "KEY=VALUE" strings from Environment.Variables */
+  size_t n_env;
+};
+
+struct lemu_config {
+  char *listen_host;
+  unsigned listen_port;
+  char *region;
+  char *account_id;
+  int account_concurrency;
+  struct function_config *functions;
+  size_t n_functions;
+  char *source;       /* the file it came from, or the samples directory */
+};
+
+/* Load path (NULL = embedded default: the sample functions). On failure returns LEMU_ERR_CONFIG
+ * and sets *message (malloc'd, caller frees) to the one-line reason. */
+lemu_err_t config_load(const char *path, struct lemu_config *out, char **message);
+void config_cleanup(struct lemu_config *cfg);
+void function_config_cleanup(struct function_config *fc);
+/* Where the default configuration looks for sample functions. */
+const char *config_samples_dir(void);
+
+#endif

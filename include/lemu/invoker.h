@@ -1,0 +1,81 @@
+/* One invocation's life: it gets an environment (idle, soon idle, or spawned), is delivered to the
+ * runtime's GET /next, runs under its deadline, and ends exactly once with a result that goes back
+ * to the waiting Invoke request (sync) or nowhere (Event), with START/END/REPORT logged. */
+#ifndef LEMU_INVOKER_H
+#define LEMU_INVOKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lemu/aws_errors.h"
+#include "lemu/buf.h"
+#include "lemu/logs.h"
+#include "lemu/loop.h"
+#include "lemu/util.h"
+
+struct lemu_ctx;
+struct function;
+struct env;
+struct http_req;
+
+#define INVOKER_HANDOFF_US (200u * 1000u) /* wait for an answered env's /next before spawning */
+
+enum inv_phase {
+  INV_QUEUED,     /* assigned to an environment that has not asked for it yet */
+  INV_RUNNING,    /* delivered to the runtime */
+  INV_DONE,
+};
+
+struct invocation {
+  struct lemu_ctx *ctx;
+  struct function *fn;
+  char request_id[LEMU_UUID_LEN + 1];
+  char *invoked_arn;            /* the ARN as the caller named it (qualifier kept) */
+  const char *version;          /* executed version ("$LATEST") */
+  struct blob *payload;         /* the event, shared with the /next response */
+  char *client_context;         /* decoded JSON, or NULL */
+  char *trace_id;
+  struct http_req *caller;      /* the suspended Invoke, NULL for Event or when it went away */
+  struct env *env;
+  enum inv_phase phase;
+  bool want_tail;
+  bool deadline_armed;
+  uint64_t created_us;
+  uint64_t started_us;          /* when it was delivered (Duration starts here), 0 before */
+  uint64_t deadline_epoch_ms;
+  struct loop_timer timer;      /* the deadline while running; the handoff wait while queued */
+  struct logs_tail tail;
+};
+
+/* Create an invocation of fn; takes the payload reference. NULL on allocation failure. */
+struct invocation *invoker_create(struct lemu_ctx *ctx, struct function *fn, struct blob *payload_take,
+                                  const char *invoked_arn);
+/* Attach the suspended Invoke request that waits for the result. */
+void invoker_attach_caller(struct invocation *inv, struct http_req *req);
+/* Find or start an environment for inv. Ends inv (with the platform error) if none can start. */
+void invoker_start(struct invocation *inv);
+/* Deliver inv to env's GET /next request (env was STARTING or ANSWERED with inv assigned, or is
+ * idle). */
+void invoker_deliver(struct invocation *inv, struct env *env, struct http_req *next_req);
+
+/* Endings. Each frees inv. */
+/* The runtime's /response: body taken. */
+void invoker_finish_response(struct invocation *inv, char *body_take, size_t len, const char *content_type);
+/* The runtime's /error or /init/error: the posted body is the caller's body; error_type from the
+ * Lambda-Runtime-Function-Error-Type header (may be NULL). */
+void invoker_finish_function_error(struct invocation *inv, char *body_take, size_t len, const char *error_type);
+/* A platform error (timeout, exit, entrypoint, size): body from the catalog. status_word is the
+ * REPORT Status ("timeout" or "error"). */
+void invoker_finish_platform_error(struct invocation *inv, enum aws_fn_error id, char *body_take);
+/* The environment running or holding inv died (not by our timeout). */
+void invoker_env_died(struct invocation *inv, int wait_status);
+/* The environment holding inv (queued) went away before delivering it: find another. */
+void invoker_requeue(struct invocation *inv);
+/* The environment initialising for inv overran the init limit: start a fresh one whose init runs
+ * inside the invoke phase, under the function's timeout (Lambda's suppressed init). */
+void invoker_init_timeout(struct invocation *inv);
+/* lemu is stopping: the caller gets ServiceException. Frees inv. */
+void invoker_abort(struct invocation *inv);
+
+#endif

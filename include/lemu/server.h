@@ -1,0 +1,33 @@
+/* The running server: one struct lemu_ctx holds everything a `lemu serve` owns (loop, HTTP
+ * daemons, functions, environments), passed explicitly so a test can build two. */
+#ifndef LEMU_SERVER_H
+#define LEMU_SERVER_H
+
+#include <stddef.h>
+
+#include "lemu/config.h"
+#include "lemu/err.h"
+
+struct loop;
+struct http_server;
+struct registry;
+struct env;
+
+struct lemu_ctx {
+  struct loop *loop;
+  struct lemu_config cfg;        /* owned */
+  struct registry *reg;
+  struct http_server *api;       /* Invoke API (and later management, control) */
+  struct http_server *rt;        /* Runtime API: connections arrive from per-environment sockets */
+  struct env *envs;              /* every live environment (envpool owns them) */
+  size_t n_envs;
+  const char *runtimes_dir;      /* lemu's python/node runtime shims */
+};
+
+/* Build the server from a loaded configuration (takes ownership of cfg's contents). */
+lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg);
+/* Print the URL line, run the loop until SIGTERM/SIGINT, then stop every environment. */
+int server_run(struct lemu_ctx *ctx);
+void server_destroy(struct lemu_ctx *ctx);
+
+#endif

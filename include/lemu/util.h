@@ -1,0 +1,33 @@
+/* Small helpers every module needs: clocks, request ids, base64, string duplication.
+ * Kept in one place so there is exactly one way to read the time or make an id. */
+#ifndef LEMU_UTIL_H
+#define LEMU_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LEMU_UUID_LEN 36 /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" without the NUL */
+
+/* Monotonic clock in microseconds (durations, deadlines inside lemu). */
+uint64_t util_now_us(void);
+/* Wall clock in milliseconds since the epoch (the Runtime API deadline header). */
+uint64_t util_epoch_ms(void);
+
+/* Random version-4 UUID into out[LEMU_UUID_LEN + 1]. Seeded once from getrandom(). */
+void util_uuid(char out[LEMU_UUID_LEN + 1]);
+/* n random lowercase hex digits into out[n + 1]. */
+void util_random_hex(char *out, size_t n);
+
+/* Base64 (standard alphabet, padded). Encode: returns a malloc'd NUL-terminated string owned by
+ * the caller, or NULL on allocation failure. Decode: returns a malloc'd buffer (NUL-terminated
+ * for convenience) and sets *out_len; NULL when the input is not valid base64. */
+char *util_base64_encode(const void *data, size_t len);
+char *util_base64_decode(const char *text, size_t len, size_t *out_len);
+
+/* strdup/strndup that return NULL only on allocation failure (never crash on NULL input). */
+char *util_strdup(const char *s);
+
+/* printf into a new malloc'd string owned by the caller; NULL on failure. */
+char *util_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

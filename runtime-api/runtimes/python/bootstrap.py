@@ -1,0 +1,486 @@
+"""lemu's runtime for `Runtime: python3.x` functions.
+
+lemu starts `python3 <this file>` with the Lambda environment (AWS_LAMBDA_RUNTIME_API, _HANDLER,
+LAMBDA_TASK_ROOT as the working directory, ...). This file then behaves like AWS's Python runtime
+interface client (awslambdaric): it imports the handler once (init), reports import problems to
+/runtime/init/error and exits 1, and then loops GET /next -> handler -> POST /response or /error.
+The JSON documents it posts have AWS's key order and texts, because callers see them verbatim.
+
+Only the standard library is used. Everything lives in this one file on purpose: tracebacks are
+trimmed up to the first frame that is not in ".../bootstrap.py", as awslambdaric does, so a user's
+stack trace starts at the user's code.
+"""
+
+import decimal
+import http.client
+import importlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+import traceback
+
+API_VERSION = "/2018-06-01"
+ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+
+# Texts AWS's runtime logs and posts (lambda-reference.md §2.1).
+MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
+BUILT_IN_MODULE_CONFLICT = "Runtime.BuiltInModuleConflict"
+IMPORT_MODULE_ERROR = "Runtime.ImportModuleError"
+USER_CODE_SYNTAX_ERROR = "Runtime.UserCodeSyntaxError"
+HANDLER_NOT_FOUND = "Runtime.HandlerNotFound"
+MARSHAL_ERROR = "Runtime.MarshalError"
+UNMARSHAL_ERROR = "Runtime.UnmarshalError"
+CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
+
+# The warning the managed runtime logs before an init error (a log line, not part of any body).
+UNHANDLED_EXCEPTION_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. "
+    "However, in rare cases, a Lambda runtime update can cause unexpected function behavior. "
+    "For functions using managed runtimes, runtime updates can be triggered by a function change, "
+    "or can be applied automatically. To determine if the runtime has been updated, check the "
+    "runtime version in the INIT_START log entry. If this error correlates with a change in the "
+    "runtime version, you may be able to mitigate this error by temporarily rolling back to the "
+    "previous runtime version. For more information, see "
+    "https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
+)
+
+# Multi-line error reports are one log event: lines joined by CR, leading spaces made NBSP.
+LOG_LINE_JOIN = "\r"
+LOG_INDENT = "\u00a0"
+
+_current_request_id = None
+
+
+class Fault(Exception):
+    """An error the runtime itself names (errorType Runtime.*), with an optional stack trace."""
+
+    def __init__(self, error_type, message, trace=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace
+
+
+# ---- output: every write reaches lemu's pipe at once, so it lands in the right invocation ----
+
+class _FlushingStream:
+    """Wraps sys.stdout / sys.stderr so each write is flushed (the managed runtime does this)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def write(self, text):
+        n = self._stream.write(text)
+        self._stream.flush()
+        return n
+
+    def writelines(self, lines):
+        self._stream.writelines(lines)
+        self._stream.flush()
+
+
+def _setup_streams():
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            if (stream.encoding or "").lower().replace("-", "") != "utf8":
+                stream.reconfigure(encoding="utf-8", errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
+        setattr(sys, name, _FlushingStream(stream))
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = _current_request_id or ""
+        return True
+
+
+class _StdoutHandler(logging.Handler):
+    """Root-logger handler: `[LEVEL]\\t<UTC time>Z\\t<request id>\\t<message>` on stdout."""
+
+    def emit(self, record):
+        try:
+            sys.stdout.write(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def _setup_logging():
+    logging.Formatter.converter = time.gmtime
+    handler = _StdoutHandler()
+    handler.setFormatter(logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+        "%Y-%m-%dT%H:%M:%S"))
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    level = (os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
+    if level in ("DEBUG", "INFO", "WARN", "WARNING", "ERROR", "CRITICAL", "FATAL"):
+        root.setLevel({"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level))
+    root.addHandler(handler)
+
+
+def _indent_to_nbsp(line):
+    stripped = line.lstrip(" ")
+    return LOG_INDENT * (len(line) - len(stripped)) + stripped
+
+
+def log_error(error):
+    """Log an error document the way the managed runtime does: one line, parts joined by CR."""
+    head = "[ERROR]"
+    if error.get("errorType"):
+        head += " " + error["errorType"]
+    if error.get("errorMessage"):
+        if error.get("errorType"):
+            head += ":"
+        head += " " + error["errorMessage"]
+    lines = [head]
+    trace = error.get("stackTrace")
+    if trace is not None:
+        lines.append("Traceback (most recent call last):")
+        for element in trace:
+            if element == "":
+                lines.append("")
+            else:
+                lines.extend(_indent_to_nbsp(part) for part in element.splitlines())
+    sys.stdout.write(LOG_LINE_JOIN.join(lines) + "\n")
+
+
+# ---- JSON: like awslambdaric's encoder (Decimal as a number, NaN allowed, UTF-8 kept on 3.12+) ----
+
+_DECIMAL_MARK = "\u0000lemu-decimal-%d:" % os.getpid()
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o):
+        if isinstance(o, decimal.Decimal):
+            if o.is_nan():
+                return math.nan
+            # The standard library cannot emit a raw number from default(); mark it and splice.
+            return _DECIMAL_MARK + str(o)
+        return super().default(o)
+
+
+def _keeps_unicode():
+    env = os.environ.get("AWS_EXECUTION_ENV", "")
+    prefix = "AWS_Lambda_python3."
+    if not env.startswith(prefix):
+        return True
+    try:
+        return int(env[len(prefix):]) >= 12
+    except ValueError:
+        return True
+
+
+_ENCODER = _Encoder(ensure_ascii=not _keeps_unicode(), allow_nan=True)
+
+
+def to_json(obj):
+    text = _ENCODER.encode(obj)
+    mark = json.dumps(_DECIMAL_MARK)[:-1]  # the marker as it appears inside a JSON string
+    if mark in text:
+        out, pos = [], 0
+        while True:
+            start = text.find(mark, pos)
+            if start < 0:
+                out.append(text[pos:])
+                break
+            end = text.index('"', start + len(mark))
+            out.append(text[pos:start])
+            out.append(text[start + len(mark):end])
+            pos = end + 1
+        text = "".join(out)
+    return text
+
+
+def error_document(message, error_type, trace, request_id=None):
+    """The body of /error and /init/error; key order matters (callers see it verbatim)."""
+    return {
+        "errorMessage": message if message else "",
+        "errorType": error_type if error_type else "",
+        "requestId": request_id if request_id is not None else "",
+        "stackTrace": trace if trace else [],
+    }
+
+
+def _user_trace(tb):
+    """Formatted frames of tb, starting at the first frame outside this file."""
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
+    for i, frame in enumerate(frames):
+        if "/bootstrap.py" not in frame[0]:
+            frames = frames[i:]
+            break
+    return traceback.format_list(frames)
+
+
+def exception_document(exc, request_id=None):
+    return error_document(str(exc), type(exc).__name__, _user_trace(exc.__traceback__), request_id)
+
+
+# ---- the Runtime API client ----
+
+class RuntimeClient:
+    """One keep-alive HTTP/1.1 connection to lemu's Runtime API for this environment."""
+
+    def __init__(self, address):
+        host, _, port = address.rpartition(":")
+        self.host = host.strip("[]") or "127.0.0.1"
+        self.port = int(port)
+        self.conn = None
+        self.user_agent = "lemu-python-runtime/%d.%d.%d" % sys.version_info[:3]
+
+    def _exchange(self, method, path, body=None, headers=None):
+        hdrs = {"User-Agent": self.user_agent}
+        if headers:
+            hdrs.update(headers)
+        for attempt in (0, 1):
+            reused = self.conn is not None
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port)
+            try:
+                self.conn.request(method, API_VERSION + path, body=body, headers=hdrs)
+                resp = self.conn.getresponse()
+                data = resp.read()
+            except (ConnectionError, http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if reused and attempt == 0:
+                    continue  # lemu closed an idle keep-alive connection: one fresh try
+                raise
+            if resp.will_close:
+                self.conn.close()
+                self.conn = None
+            return resp.status, resp.headers, data
+        raise AssertionError("unreachable")
+
+    def _post(self, path, body, headers):
+        status, _, data = self._exchange("POST", path, body, headers)
+        if status != 202:
+            raise RuntimeError("Request to Lambda Runtime '%s' endpoint failed. Reason: '%d'. "
+                               "Response body: '%s'" % (path, status, data[:512].decode("utf-8", "replace")))
+
+    def next_invocation(self):
+        status, headers, body = self._exchange("GET", "/runtime/invocation/next")
+        if status != 200:
+            raise RuntimeError("Failed to get next invocation: HTTP %d %s" % (status, body[:512]))
+        return headers, body
+
+    def post_response(self, request_id, body, content_type):
+        self._post("/runtime/invocation/%s/response" % request_id, body,
+                   {"Content-Type": content_type})
+
+    def post_error(self, request_id, error):
+        self._post("/runtime/invocation/%s/error" % request_id, to_json(error).encode("utf-8"),
+                   {"Content-Type": "application/json", ERROR_TYPE_HEADER: error["errorType"]})
+
+    def post_init_error(self, error):
+        self._post("/runtime/init/error", to_json(error).encode("utf-8"),
+                   {"Content-Type": "application/json", ERROR_TYPE_HEADER: error["errorType"]})
+
+
+# ---- the context object handed to the handler ----
+
+class CognitoIdentity:
+    __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
+
+    def __repr__(self):
+        return "CognitoIdentity([cognito_identity_id=%s,cognito_identity_pool_id=%s])" % (
+            self.cognito_identity_id, self.cognito_identity_pool_id)
+
+
+class Client:
+    __slots__ = ["installation_id", "app_title", "app_version_name", "app_version_code",
+                 "app_package_name"]
+
+    def __repr__(self):
+        return "Client([%s])" % ",".join("%s=%s" % (k, getattr(self, k)) for k in self.__slots__)
+
+
+class ClientContext:
+    __slots__ = ["custom", "env", "client"]
+
+    def __repr__(self):
+        return "ClientContext([custom=%s,env=%s,client=%s])" % (self.custom, self.env, self.client)
+
+
+def _object_from(cls, values):
+    if values is None:
+        return None
+    obj = cls()
+    for field in cls.__slots__:
+        setattr(obj, field, values.get(field) if isinstance(values, dict) else None)
+    return obj
+
+
+class LambdaContext:
+    """Like awslambdaric's: values from the environment are strings (memory_limit_in_mb too)."""
+
+    def __init__(self, request_id, client_context, cognito_identity, deadline_ms,
+                 invoked_function_arn, tenant_id=None):
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = invoked_function_arn
+        self.tenant_id = tenant_id
+        self.client_context = _object_from(ClientContext, client_context)
+        if self.client_context is not None:
+            self.client_context.client = _object_from(Client, self.client_context.client)
+        self.identity = _object_from(CognitoIdentity, {})
+        if cognito_identity is not None:
+            self.identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
+            self.identity.cognito_identity_pool_id = cognito_identity.get("cognitoIdentityPoolId")
+        self._epoch_deadline_time_in_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        remaining = self._epoch_deadline_time_in_ms - int(time.time() * 1000)
+        return remaining if remaining > 0 else 0
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+    def __repr__(self):
+        return ("LambdaContext([aws_request_id=%s,log_group_name=%s,log_stream_name=%s,"
+                "function_name=%s,memory_limit_in_mb=%s,function_version=%s,"
+                "invoked_function_arn=%s,client_context=%s,identity=%s,tenant_id=%s])" % (
+                    self.aws_request_id, self.log_group_name, self.log_stream_name,
+                    self.function_name, self.memory_limit_in_mb, self.function_version,
+                    self.invoked_function_arn, self.client_context, self.identity, self.tenant_id))
+
+
+def _parse_json_header(value, what):
+    try:
+        return json.loads(value)
+    except Exception as e:
+        raise Fault(CONTEXT_UNMARSHAL_ERROR, "Unable to parse %s JSON: %s" % (what, e))
+
+
+# ---- init: find the handler ----
+
+def load_handler(handler):
+    """Import the module named by `file.func` / `dir/sub/file.func` and return the function.
+    Raises Fault for the failures AWS names; any other exception escapes unchanged."""
+    try:
+        module_name, func_name = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise Fault(MALFORMED_HANDLER_NAME, "Bad handler '%s': %s" % (handler, e))
+    try:
+        if module_name.split(".")[0] in sys.builtin_module_names:
+            raise Fault(BUILT_IN_MODULE_CONFLICT,
+                        "Cannot use built-in module %s as a handler module" % module_name)
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as e:
+        raise Fault(IMPORT_MODULE_ERROR, "Unable to import module '%s': %s" % (module_name, e))
+    except SyntaxError as e:
+        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        raise Fault(USER_CODE_SYNTAX_ERROR, "Syntax error in module '%s': %s" % (module_name, e),
+                    trace)
+    try:
+        return getattr(module, func_name)
+    except AttributeError:
+        raise Fault(HANDLER_NOT_FOUND,
+                    "Handler '%s' missing on module '%s'" % (func_name, module_name))
+
+
+# ---- one invocation ----
+
+def _event_from(body, content_type):
+    if content_type is not None and content_type.split(";")[0].strip() != "application/json":
+        return body
+    try:
+        return json.loads(body)
+    except Exception as e:
+        raise Fault(UNMARSHAL_ERROR, "Unable to unmarshal input: %s" % e)
+
+
+def _marshal(result):
+    if isinstance(result, bytes):
+        return result, "application/unknown"
+    try:
+        return to_json(result).encode("utf-8"), "application/json"
+    except Exception as e:
+        raise Fault(MARSHAL_ERROR, "Unable to marshal response: %s" % e)
+
+
+def handle_invocation(client, handler, headers, body):
+    global _current_request_id
+    request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+    _current_request_id = request_id
+    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+
+    error = None
+    try:
+        client_context = headers.get("Lambda-Runtime-Client-Context")
+        identity = headers.get("Lambda-Runtime-Cognito-Identity")
+        try:
+            deadline_ms = int(headers.get("Lambda-Runtime-Deadline-Ms") or 0)
+        except ValueError:
+            deadline_ms = 0
+        context = LambdaContext(
+            request_id,
+            _parse_json_header(client_context, "Client Context") if client_context else None,
+            _parse_json_header(identity, "Cognito Identity") if identity else None,
+            deadline_ms,
+            headers.get("Lambda-Runtime-Invoked-Function-Arn"),
+            headers.get("Lambda-Runtime-Aws-Tenant-Id"))
+        event = _event_from(body, headers.get("Content-Type"))
+        result, content_type = _marshal(handler(event, context))
+    except Fault as f:
+        error = error_document(f.message, f.error_type, f.trace, request_id)
+    except Exception as e:
+        error = exception_document(e, request_id)
+
+    if error is not None:
+        log_error(error)
+        client.post_error(request_id, error)
+    else:
+        client.post_response(request_id, result, content_type)
+
+
+def main():
+    _setup_streams()
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    # sys.path[0] is this file's folder; the function's code takes its place, as on AWS.
+    if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+        sys.path.pop(0)
+    sys.path.insert(0, task_root)
+
+    api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not api:
+        sys.stderr.write("lemu python runtime: AWS_LAMBDA_RUNTIME_API is not set\n")
+        sys.exit(1)
+    client = RuntimeClient(api)
+
+    error = None
+    try:
+        _setup_logging()
+        handler = load_handler(os.environ.get("_HANDLER", ""))
+    except Fault as f:
+        error = error_document(f.message, f.error_type, f.trace)
+    except Exception as e:
+        error = exception_document(e)
+    if error is not None:
+        logging.warning(UNHANDLED_EXCEPTION_WARNING)
+        log_error(error)
+        client.post_init_error(error)
+        sys.exit(1)
+
+    while True:
+        headers, body = client.next_invocation()
+        handle_invocation(client, handler, headers, body)
+
+
+if __name__ == "__main__":
+    main()
