@@ -411,7 +411,7 @@ static void env_free(struct env *env)
   free(env);
 }
 
-void envpool_on_child_exit(pid_t pid, int status, void *cls)
+void envpool_on_child_exit(pid_t pid, int status, long maxrss_kb, void *cls)
 {
   struct lemu_ctx *ctx = cls;
   struct env *env;
@@ -423,6 +423,8 @@ void envpool_on_child_exit(pid_t pid, int status, void *cls)
   if (!env)
     return; /* an orphaned grandchild we reaped as subreaper, or a failed exec */
   env_read_output(env, 1024);
+  if (maxrss_kb > 0 && (int)((maxrss_kb + 1023) / 1024) > env->max_memory_mb)
+    env->max_memory_mb = (int)((maxrss_kb + 1023) / 1024);
   kill(-pid, SIGKILL); /* whatever the handler left behind in its group dies with it */
   env->pid = 0;
   inv = env->inv;
@@ -459,7 +461,7 @@ void envpool_shutdown(struct lemu_ctx *ctx)
     int status;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid > 0) {
-      envpool_on_child_exit(pid, status, ctx);
+      envpool_on_child_exit(pid, status, 0, ctx);
     } else if (pid == 0) {
       struct timespec ts = {0, ENV_SHUTDOWN_POLL_NS};
       nanosleep(&ts, NULL);

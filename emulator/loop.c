@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -264,12 +265,13 @@ static void loop_read_signals(struct loop *l)
   }
   /* SIGCHLD coalesces: reap every exited child, not one per signal. */
   while (reap) {
+    struct rusage ru;
     int status;
-    pid_t pid = waitpid(-1, &status, WNOHANG);
+    pid_t pid = wait4(-1, &status, WNOHANG, &ru);
     if (pid <= 0)
       break;
     if (l->child_fn)
-      l->child_fn(pid, status, l->child_cls);
+      l->child_fn(pid, status, ru.ru_maxrss, l->child_cls);
   }
 }
 

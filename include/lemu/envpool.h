@@ -73,7 +73,7 @@ void envpool_drain_output(struct env *env);
  * the process is gone. */
 int envpool_max_memory_mb(struct env *env);
 /* The loop's child handler: a reaped pid. */
-void envpool_on_child_exit(pid_t pid, int status, void *ctx);
+void envpool_on_child_exit(pid_t pid, int status, long maxrss_kb, void *ctx);
 /* Kill every environment and wait (bounded) for them to be reaped; frees them all. */
 void envpool_shutdown(struct lemu_ctx *ctx);
 

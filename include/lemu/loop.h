@@ -14,8 +14,8 @@ struct loop;
 
 typedef void (*loop_io_fn)(int fd, uint32_t events, void *cls);
 typedef void (*loop_timer_fn)(void *cls);
-/* A reaped child: pid and its waitpid() status. */
-typedef void (*loop_child_fn)(pid_t pid, int status, void *cls);
+/* A reaped child: pid, its wait status and its peak resident set size in KB (from wait4). */
+typedef void (*loop_child_fn)(pid_t pid, int status, long maxrss_kb, void *cls);
 /* Called once per iteration before the loop sleeps (libmicrohttpd resumes run here). Returns
  * true when it still has work buffered, so the loop polls instead of sleeping. */
 typedef bool (*loop_prepare_fn)(void *cls);
