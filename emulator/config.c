@@ -657,7 +657,9 @@ lemu_err_t config_load(const char *path, struct lemu_config *out, char **message
     out->source = util_strdup(path);
     ok = cfg_load_file(&c, path, out);
   } else {
-    c.file = config_samples_dir();
+    char resolved[PATH_MAX];
+    /* Absolute, so each sample's code directory is absolute too. */
+    c.file = realpath(config_samples_dir(), resolved) ? resolved : config_samples_dir();
     out->source = util_strdup(c.file);
     ok = cfg_load_samples(&c, c.file, 0, out);
   }

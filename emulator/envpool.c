@@ -457,7 +457,9 @@ void envpool_shutdown(struct lemu_ctx *ctx)
     }
     envpool_kill(env);
   }
-  while (ctx->envs && util_now_us() < until) {
+  /* Reap until no child is left: the environments, and their orphaned descendants that were
+   * reparented to us (lemu is a subreaper), so none is left as a zombie for init. */
+  while (util_now_us() < until) {
     int status;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid > 0) {
@@ -466,7 +468,7 @@ void envpool_shutdown(struct lemu_ctx *ctx)
       struct timespec ts = {0, ENV_SHUTDOWN_POLL_NS};
       nanosleep(&ts, NULL);
     } else {
-      break;
+      break; /* ECHILD: nothing left */
     }
   }
   while (ctx->envs)

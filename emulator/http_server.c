@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "lemu/http_server.h"
@@ -173,11 +174,22 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     buf_init(&req->body, req->route ? req->route->max_body : 0);
     clen = parse_content_length(
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH), &ok);
-    if (ok && clen > req->body.limit)
-      req->too_big = true; /* refuse without buffering: the body is read and dropped */
-    else if (ok && clen > 0)
-      buf_reserve(&req->body, clen);
     *con_cls = req;
+    if (ok && clen > req->body.limit) {
+      const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+      req->too_big = true;
+      /* A client that sends the body at once (botocore) must be able to finish sending it and
+       * read the answer: its body is read and dropped, never buffered. A client that waits for
+       * "100 Continue" is refused from the headers alone (then MHD closes the connection). */
+      if (!expect || strcasecmp(expect, "100-continue") != 0)
+        return MHD_YES;
+      dispatch(srv, req);
+      if (!req->answered)
+        http_req_send(req, 500, NULL);
+      return MHD_YES;
+    }
+    if (ok && clen > 0)
+      buf_reserve(&req->body, clen);
     return MHD_YES;
   }
   if (req->pending) { /* resumed with its answer */
