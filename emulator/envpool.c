@@ -71,14 +71,32 @@ void envpool_park(struct env *env, struct http_req *next_req)
   fn->idle = env;
 }
 
+bool envpool_is_stale(const struct env *env)
+{
+  return env->generation != env->fn->generation || env->fn->removed;
+}
+
 struct env *envpool_take_idle(struct function *fn)
 {
-  struct env *env = fn->idle;
+  struct env *env;
 
-  if (!env)
-    return NULL;
-  idle_unlink(env);
-  return env;
+  while ((env = fn->idle) != NULL) {
+    if (!envpool_is_stale(env)) {
+      idle_unlink(env);
+      return env;
+    }
+    envpool_kill(env); /* unlinks it */
+  }
+  return NULL;
+}
+
+void envpool_retire(struct lemu_ctx *ctx, struct function *fn)
+{
+  struct env *env;
+
+  (void)ctx;
+  while ((env = fn->idle) != NULL)
+    envpool_kill(env);
 }
 
 struct env *envpool_find_answered(struct lemu_ctx *ctx, struct function *fn)
@@ -86,7 +104,7 @@ struct env *envpool_find_answered(struct lemu_ctx *ctx, struct function *fn)
   struct env *env;
 
   for (env = ctx->envs; env; env = env->next)
-    if (env->fn == fn && env->state == ENV_ANSWERED && !env->inv)
+    if (env->fn == fn && env->state == ENV_ANSWERED && !env->inv && !envpool_is_stale(env))
       return env;
   return NULL;
 }
@@ -261,7 +279,8 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
     return LEMU_ERR_NOMEM;
   }
   env->ctx = ctx;
-  env->fn = fn;
+  env->fn = function_ref(fn);
+  env->generation = fn->generation;
   env->out_fd = -1;
   env->init_ms = -1;
   buf_init(&env->out_line, ENV_MAX_LINE);
@@ -332,6 +351,7 @@ fail:
     close(env->listen_fd);
   }
   buf_cleanup(&env->out_line);
+  function_unref(env->fn);
   free(envp);
   free(api);
   free(stream);
@@ -408,6 +428,7 @@ static void env_free(struct env *env)
   ctx->n_envs--;
   env->fn->n_envs--;
   buf_cleanup(&env->out_line);
+  function_unref(env->fn);
   free(env);
 }
 

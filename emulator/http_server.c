@@ -429,7 +429,10 @@ void http_req_send(struct http_req *req, unsigned status, struct MHD_Response *r
   req->suspended = false;
   susp_unlink(srv, req);
   MHD_resume_connection(req->conn);
+  /* Run this daemon before the loop sleeps: the resume may come from another daemon's callback
+   * after this one's prepare already ran, and MHD's wake-up is not reliable in external epoll. */
   srv->resumed = true;
+  loop_poke(srv->loop);
 }
 
 struct MHD_Response *http_resp_take(char *body, size_t len)

@@ -46,7 +46,7 @@ struct invocation *invoker_create(struct lemu_ctx *ctx, struct function *fn, str
     return NULL;
   }
   inv->ctx = ctx;
-  inv->fn = fn;
+  inv->fn = function_ref(fn);
   inv->payload = payload_take;
   inv->version = AWS_VERSION_LATEST;
   inv->created_us = util_now_us();
@@ -59,6 +59,7 @@ struct invocation *invoker_create(struct lemu_ctx *ctx, struct function *fn, str
     free(inv->invoked_arn);
     free(inv->trace_id);
     blob_unref(inv->payload);
+    function_unref(inv->fn);
     free(inv);
     return NULL;
   }
@@ -83,6 +84,7 @@ static void inv_free(struct invocation *inv)
   free(inv->invoked_arn);
   free(inv->client_context);
   free(inv->trace_id);
+  function_unref(inv->fn);
   free(inv);
 }
 
@@ -124,6 +126,8 @@ static void inv_end(struct invocation *inv, char *body, size_t len, const char *
       memcpy(env->last_request_id, inv->request_id, sizeof(env->last_request_id));
       env->last = fn_error ? ENV_LAST_ERROR : ENV_LAST_RESPONSE;
     }
+    if (envpool_is_stale(env))
+      envpool_kill(env); /* runs code or configuration that has since been replaced */
   }
   if (inv->caller) {
     struct http_req *req = inv->caller;

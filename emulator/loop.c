@@ -29,6 +29,7 @@ struct loop {
   int epfd;
   int sigfd;
   bool stop;
+  bool poked;
   int stop_signal;
   struct watcher *watchers;
   size_t n_watchers;
@@ -245,6 +246,11 @@ lemu_err_t loop_add_prepare(struct loop *l, loop_prepare_fn fn, void *cls)
   return LEMU_ERR_OK;
 }
 
+void loop_poke(struct loop *l)
+{
+  l->poked = true;
+}
+
 void loop_stop(struct loop *l)
 {
   l->stop = true;
@@ -296,10 +302,12 @@ int loop_run(struct loop *l)
     bool busy = false;
     size_t k;
 
+    l->poked = false;
     for (k = 0; k < l->n_prepare; k++)
       busy |= l->prepare[k].fn(l->prepare[k].cls);
     if (l->stop)
       break;
+    busy |= l->poked; /* a later prepare queued work for an earlier one */
     if (busy) {
       timeout_ms = 0;
     } else if (l->heap_len > 0) {

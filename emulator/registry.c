@@ -61,7 +61,7 @@ static bool user_sets(const struct function_config *fc, const char *key)
   return false;
 }
 
-static lemu_err_t build_base_env(struct function *fn, const struct lemu_config *cfg, const char *runtime_dir)
+static lemu_err_t build_base_env(struct function *fn, const struct registry *reg, const char *runtime_dir)
 {
   const struct function_config *fc = &fn->cfg;
   size_t cap = REG_MAX_BASE_ENV + 64 + fc->n_env, n = 0, i;
@@ -78,8 +78,8 @@ static lemu_err_t build_base_env(struct function *fn, const struct lemu_config *
   rc |= env_push(e, &n, util_asprintf("AWS_LAMBDA_FUNCTION_VERSION=%s", AWS_VERSION_LATEST));
   rc |= env_push(e, &n, util_asprintf("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", fc->name));
   rc |= env_push(e, &n, util_asprintf("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand"));
-  rc |= env_push(e, &n, util_asprintf("AWS_REGION=%s", cfg->region));
-  rc |= env_push(e, &n, util_asprintf("AWS_DEFAULT_REGION=%s", cfg->region));
+  rc |= env_push(e, &n, util_asprintf("AWS_REGION=%s", reg->region));
+  rc |= env_push(e, &n, util_asprintf("AWS_DEFAULT_REGION=%s", reg->region));
   rc |= env_push(e, &n, util_asprintf("LAMBDA_TASK_ROOT=%s", fc->code_dir));
   rc |= env_push(e, &n, util_asprintf("LAMBDA_RUNTIME_DIR=%s", runtime_dir));
   rc |= env_push(e, &n, util_asprintf("_HANDLER=%s", fc->handler));
@@ -113,15 +113,37 @@ static lemu_err_t build_base_env(struct function *fn, const struct lemu_config *
   return rc ? LEMU_ERR_NOMEM : LEMU_ERR_OK;
 }
 
-static lemu_err_t function_init(struct function *fn, struct lemu_config *cfg, size_t idx,
-                                const char *runtimes_dir)
+/* Free what is derived from fn->cfg (ARN, environment, program). */
+static void function_derived_cleanup(struct function *fn)
 {
+  size_t k;
+
+  free(fn->arn);
+  fn->arn = NULL;
+  for (k = 0; fn->base_env && fn->base_env[k]; k++)
+    free(fn->base_env[k]);
+  free(fn->base_env);
+  fn->base_env = NULL;
+  fn->n_base_env = 0;
+  free(fn->exec_path);
+  fn->exec_path = NULL;
+  for (k = 0; k < 3; k++) {
+    free(fn->argv[k]);
+    fn->argv[k] = NULL;
+  }
+  free(fn->missing_program);
+  fn->missing_program = NULL;
+}
+
+/* (Re)compute what is derived from fn->cfg. */
+static lemu_err_t function_derive(struct function *fn, const struct registry *reg)
+{
+  const char *runtimes_dir = reg->runtimes_dir;
   char *runtime_dir = NULL;
   lemu_err_t rc = LEMU_ERR_NOMEM;
 
-  fn->cfg = cfg->functions[idx];
-  memset(&cfg->functions[idx], 0, sizeof(cfg->functions[idx])); /* moved */
-  fn->arn = util_asprintf("arn:aws:lambda:%s:%s:function:%s", cfg->region, cfg->account_id, fn->cfg.name);
+  function_derived_cleanup(fn);
+  fn->arn = util_asprintf("arn:aws:lambda:%s:%s:function:%s", reg->region, reg->account_id, fn->cfg.name);
   switch (fn->cfg.kind) {
   case RUNTIME_PROVIDED:
     runtime_dir = util_strdup(fn->cfg.code_dir);
@@ -146,10 +168,89 @@ static lemu_err_t function_init(struct function *fn, struct lemu_config *cfg, si
   }
   if (!fn->arn || !fn->argv[0] || !runtime_dir)
     goto out;
-  rc = build_base_env(fn, cfg, runtime_dir);
+  rc = build_base_env(fn, reg, runtime_dir);
 out:
   free(runtime_dir);
   return rc;
+}
+
+struct function *function_ref(struct function *fn)
+{
+  fn->refs++;
+  return fn;
+}
+
+void function_unref(struct function *fn)
+{
+  if (!fn || --fn->refs > 0)
+    return;
+  function_derived_cleanup(fn);
+  function_config_cleanup(&fn->cfg);
+  free(fn);
+}
+
+lemu_err_t registry_add(struct registry *reg, struct function_config *fc, struct function **out)
+{
+  struct function *fn;
+  lemu_err_t rc;
+
+  if (out)
+    *out = NULL;
+  if (registry_find(reg, fc->name)) {
+    function_config_cleanup(fc);
+    return LEMU_ERR_EXISTS;
+  }
+  if (reg->n == reg->cap) {
+    size_t cap = reg->cap ? reg->cap * 2 : 16;
+    struct function **g = realloc(reg->fns, cap * sizeof(*g));
+    if (!g) {
+      function_config_cleanup(fc);
+      return LEMU_ERR_NOMEM;
+    }
+    reg->fns = g;
+    reg->cap = cap;
+  }
+  fn = calloc(1, sizeof(*fn));
+  if (!fn) {
+    function_config_cleanup(fc);
+    return LEMU_ERR_NOMEM;
+  }
+  fn->refs = 1;
+  fn->generation = 1;
+  fn->cfg = *fc;
+  memset(fc, 0, sizeof(*fc)); /* moved */
+  rc = function_derive(fn, reg);
+  if (rc) {
+    function_unref(fn);
+    return rc;
+  }
+  reg->fns[reg->n++] = fn;
+  if (out)
+    *out = fn;
+  return LEMU_ERR_OK;
+}
+
+lemu_err_t registry_update(struct registry *reg, struct function *fn, struct function_config *fc)
+{
+  function_config_cleanup(&fn->cfg);
+  fn->cfg = *fc;
+  memset(fc, 0, sizeof(*fc));
+  fn->generation++;
+  return function_derive(fn, reg);
+}
+
+void registry_remove(struct registry *reg, struct function *fn)
+{
+  size_t i;
+
+  for (i = 0; i < reg->n; i++)
+    if (reg->fns[i] == fn) {
+      memmove(&reg->fns[i], &reg->fns[i + 1], (reg->n - i - 1) * sizeof(*reg->fns));
+      reg->n--;
+      fn->removed = true;
+      function_unref(fn);
+      return;
+    }
 }
 
 lemu_err_t registry_create(struct registry **out, struct lemu_config *cfg, const char *runtimes_dir)
@@ -161,12 +262,13 @@ lemu_err_t registry_create(struct registry **out, struct lemu_config *cfg, const
   *out = NULL;
   if (!reg)
     return rc;
-  reg->fns = calloc(cfg->n_functions ? cfg->n_functions : 1, sizeof(*reg->fns));
-  if (!reg->fns)
+  reg->region = util_strdup(cfg->region);
+  reg->account_id = util_strdup(cfg->account_id);
+  reg->runtimes_dir = util_strdup(runtimes_dir);
+  if (!reg->region || !reg->account_id || !reg->runtimes_dir)
     goto fail;
   for (i = 0; i < cfg->n_functions; i++) {
-    reg->n = i + 1;
-    rc = function_init(&reg->fns[i], cfg, i, runtimes_dir);
+    rc = registry_add(reg, &cfg->functions[i], NULL);
     if (rc)
       goto fail;
   }
@@ -179,23 +281,14 @@ fail:
 
 void registry_destroy(struct registry *reg)
 {
-  size_t i, k;
-
   if (!reg)
     return;
-  for (i = 0; i < reg->n; i++) {
-    struct function *fn = &reg->fns[i];
-    function_config_cleanup(&fn->cfg);
-    free(fn->arn);
-    for (k = 0; fn->base_env && fn->base_env[k]; k++)
-      free(fn->base_env[k]);
-    free(fn->base_env);
-    free(fn->exec_path);
-    for (k = 0; k < 3; k++)
-      free(fn->argv[k]);
-    free(fn->missing_program);
-  }
+  while (reg->n > 0)
+    registry_remove(reg, reg->fns[reg->n - 1]);
   free(reg->fns);
+  free(reg->region);
+  free(reg->account_id);
+  free(reg->runtimes_dir);
   free(reg);
 }
 
@@ -204,7 +297,7 @@ struct function *registry_find(struct registry *reg, const char *name)
   size_t i;
 
   for (i = 0; i < reg->n; i++)
-    if (strcmp(reg->fns[i].cfg.name, name) == 0)
-      return &reg->fns[i];
+    if (strcmp(reg->fns[i]->cfg.name, name) == 0)
+      return reg->fns[i];
   return NULL;
 }

@@ -91,7 +91,7 @@ int server_run(struct lemu_ctx *ctx)
   logs_flush();
   logs_info("serving %zu function%s from %s", ctx->reg->n, ctx->reg->n == 1 ? "" : "s", ctx->cfg.source);
   for (i = 0; i < ctx->reg->n; i++)
-    logs_info("  %s (%s)", ctx->reg->fns[i].cfg.name, ctx->reg->fns[i].cfg.runtime);
+    logs_info("  %s (%s)", ctx->reg->fns[i]->cfg.name, ctx->reg->fns[i]->cfg.runtime);
   sig = loop_run(ctx->loop);
   if (sig)
     logs_info("stopping on signal %d", sig);

@@ -33,7 +33,8 @@ enum env_last { ENV_LAST_NONE, ENV_LAST_RESPONSE, ENV_LAST_ERROR };
 
 struct env {
   struct lemu_ctx *ctx;
-  struct function *fn;
+  struct function *fn;        /* holds a reference */
+  uint64_t generation;        /* fn->generation it was spawned with */
   enum env_state state;
   pid_t pid;                  /* also the process group id; 0 once reaped */
   int listen_fd;              /* its Runtime API socket: the environment's identity */
@@ -74,6 +75,11 @@ void envpool_drain_output(struct env *env);
 int envpool_max_memory_mb(struct env *env);
 /* The loop's child handler: a reaped pid. */
 void envpool_on_child_exit(pid_t pid, int status, long maxrss_kb, void *ctx);
+/* fn was updated or deleted: kill its idle environments now; busy ones are discarded when their
+ * invocation ends (their generation is stale). */
+void envpool_retire(struct lemu_ctx *ctx, struct function *fn);
+/* true when env runs an older generation of its function's code or configuration. */
+bool envpool_is_stale(const struct env *env);
 /* Kill every environment and wait (bounded) for them to be reaped; frees them all. */
 void envpool_shutdown(struct lemu_ctx *ctx);
 

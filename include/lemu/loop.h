@@ -48,6 +48,10 @@ bool loop_timer_armed(const struct loop_timer *t);
 void loop_set_child_handler(struct loop *l, loop_child_fn fn, void *cls);
 lemu_err_t loop_add_prepare(struct loop *l, loop_prepare_fn fn, void *cls);
 
+/* Make the next iteration poll instead of sleep: something queued work that a prepare callback
+ * will pick up (e.g. a connection resumed from another daemon's callback). */
+void loop_poke(struct loop *l);
+
 /* Runs until loop_stop() or a stop signal (SIGTERM/SIGINT). Returns the signal number that
  * stopped it, or 0. */
 int loop_run(struct loop *l);

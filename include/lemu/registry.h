@@ -1,11 +1,16 @@
 /* The functions lemu serves: their configuration, ARN, the environment variables every one of
- * their execution environments starts with, the resolved program to exec, and the lists of their
- * environments. Later: versions, aliases and states (Pending/Active). */
+ * their execution environments starts with, the resolved program to exec, and their idle
+ * environments. Functions can be added, updated and removed while lemu runs (management API), so
+ * each is a reference-counted object: the registry holds one reference, and every environment and
+ * invocation that points at a function holds one, so a deleted function lives until its last
+ * invocation has ended. An update bumps `generation`; environments of an older generation are not
+ * reused (they run the old code or configuration). */
 #ifndef LEMU_REGISTRY_H
 #define LEMU_REGISTRY_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lemu/config.h"
 #include "lemu/err.h"
@@ -13,6 +18,9 @@
 struct env;
 
 struct function {
+  int refs;
+  bool removed;               /* no longer in the registry (deleted) */
+  uint64_t generation;        /* bumped by every code or configuration update */
   struct function_config cfg; /* owned */
   char *arn;                  /* arn:aws:lambda:<region>:<account>:function:<name> */
   char **base_env;            /* NULL-terminated "K=V" list shared by all its environments */
@@ -22,11 +30,15 @@ struct function {
   char *missing_program;      /* set when the runtime's interpreter is not on PATH */
   struct env *idle;           /* environments waiting in GET /next, most recently used first */
   size_t n_envs;
+  void *ext;                  /* management data (versions, state, tags), owned by its module */
 };
 
 struct registry {
-  struct function *fns;
-  size_t n;
+  struct function **fns;      /* each holds one reference */
+  size_t n, cap;
+  char *region;
+  char *account_id;
+  char *runtimes_dir;
 };
 
 /* Build the registry from cfg (takes the function configs out of it). region/account feed the
@@ -34,5 +46,16 @@ struct registry {
 lemu_err_t registry_create(struct registry **out, struct lemu_config *cfg, const char *runtimes_dir);
 void registry_destroy(struct registry *reg);
 struct function *registry_find(struct registry *reg, const char *name);
+
+/* Add a function built from fc (taken, cleaned up even on failure). LEMU_ERR_EXISTS when the name
+ * is taken. *out is borrowed (the registry's reference). */
+lemu_err_t registry_add(struct registry *reg, struct function_config *fc, struct function **out);
+/* Replace fn's configuration with fc (taken) and bump its generation. */
+lemu_err_t registry_update(struct registry *reg, struct function *fn, struct function_config *fc);
+/* Take fn out of the registry; it is freed when its last reference goes. */
+void registry_remove(struct registry *reg, struct function *fn);
+
+struct function *function_ref(struct function *fn);
+void function_unref(struct function *fn);
 
 #endif
