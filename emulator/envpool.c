@@ -250,7 +250,7 @@ static int env_listen(unsigned *port)
   return fd;
 }
 
-static void make_log_stream(char *out, size_t n)
+static void make_log_stream(char *out, size_t n, const char *version)
 {
   char hex[33], date[16];
   time_t now = time(NULL);
@@ -259,7 +259,7 @@ static void make_log_stream(char *out, size_t n)
   gmtime_r(&now, &tm);
   strftime(date, sizeof(date), "%Y/%m/%d", &tm);
   util_random_hex(hex, 32);
-  snprintf(out, n, "%s/[%s]%s", date, AWS_VERSION_LATEST, hex);
+  snprintf(out, n, "%s/[%s]%s", date, version, hex);
 }
 
 lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invocation *inv,
@@ -292,7 +292,7 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
   }
   fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
   env->out_fd = pipefd[0];
-  make_log_stream(env->log_stream, sizeof(env->log_stream));
+  make_log_stream(env->log_stream, sizeof(env->log_stream), fn->version);
   envp = calloc(fn->n_base_env + 3, sizeof(char *));
   api = util_asprintf("AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u", env->port);
   stream = util_asprintf("AWS_LAMBDA_LOG_STREAM_NAME=%s", env->log_stream);

@@ -48,7 +48,7 @@ struct invocation *invoker_create(struct lemu_ctx *ctx, struct function *fn, str
   inv->ctx = ctx;
   inv->fn = function_ref(fn);
   inv->payload = payload_take;
-  inv->version = AWS_VERSION_LATEST;
+  inv->version = fn->version;
   inv->created_us = util_now_us();
   util_uuid(inv->request_id);
   inv->invoked_arn = util_strdup(invoked_arn);

@@ -1,6 +1,7 @@
 /* The function registry (see include/lemu/registry.h). Per-function work that does not change
  * between invocations (ARN, base environment, program path) is done once here, so spawning an
  * environment only adds the two per-environment variables. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -75,7 +76,7 @@ static lemu_err_t build_base_env(struct function *fn, const struct registry *reg
   fn->base_env = e;
   rc |= env_push(e, &n, util_asprintf("AWS_LAMBDA_FUNCTION_NAME=%s", fc->name));
   rc |= env_push(e, &n, util_asprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", fc->memory_mb));
-  rc |= env_push(e, &n, util_asprintf("AWS_LAMBDA_FUNCTION_VERSION=%s", AWS_VERSION_LATEST));
+  rc |= env_push(e, &n, util_asprintf("AWS_LAMBDA_FUNCTION_VERSION=%s", fn->version));
   rc |= env_push(e, &n, util_asprintf("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", fc->name));
   rc |= env_push(e, &n, util_asprintf("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand"));
   rc |= env_push(e, &n, util_asprintf("AWS_REGION=%s", reg->region));
@@ -189,6 +190,31 @@ void function_unref(struct function *fn)
   free(fn);
 }
 
+lemu_err_t function_create(struct registry *reg, struct function_config *fc, const char *version,
+                           struct function **out)
+{
+  struct function *fn = calloc(1, sizeof(*fn));
+  lemu_err_t rc;
+
+  *out = NULL;
+  if (!fn) {
+    function_config_cleanup(fc);
+    return LEMU_ERR_NOMEM;
+  }
+  fn->refs = 1;
+  fn->generation = 1;
+  snprintf(fn->version, sizeof(fn->version), "%s", version);
+  fn->cfg = *fc;
+  memset(fc, 0, sizeof(*fc)); /* moved */
+  rc = function_derive(fn, reg);
+  if (rc) {
+    function_unref(fn);
+    return rc;
+  }
+  *out = fn;
+  return LEMU_ERR_OK;
+}
+
 lemu_err_t registry_add(struct registry *reg, struct function_config *fc, struct function **out)
 {
   struct function *fn;
@@ -210,20 +236,9 @@ lemu_err_t registry_add(struct registry *reg, struct function_config *fc, struct
     reg->fns = g;
     reg->cap = cap;
   }
-  fn = calloc(1, sizeof(*fn));
-  if (!fn) {
-    function_config_cleanup(fc);
-    return LEMU_ERR_NOMEM;
-  }
-  fn->refs = 1;
-  fn->generation = 1;
-  fn->cfg = *fc;
-  memset(fc, 0, sizeof(*fc)); /* moved */
-  rc = function_derive(fn, reg);
-  if (rc) {
-    function_unref(fn);
+  rc = function_create(reg, fc, AWS_VERSION_LATEST, &fn);
+  if (rc)
     return rc;
-  }
   reg->fns[reg->n++] = fn;
   if (out)
     *out = fn;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "lemu/api_functions.h"
 #include "lemu/api_invoke.h"
 #include "lemu/envpool.h"
 #include "lemu/http_server.h"
@@ -55,9 +56,17 @@ lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg)
   rc = registry_create(&ctx->reg, &ctx->cfg, ctx->runtimes_dir);
   if (rc)
     goto fail;
+  /* One routing table for the API port: Invoke first (the hot path), then management. */
+  ctx->api_routes = calloc(api_invoke_n_routes + api_functions_n_routes, sizeof(*ctx->api_routes));
+  if (!ctx->api_routes)
+    goto fail;
+  memcpy(ctx->api_routes, api_invoke_routes, api_invoke_n_routes * sizeof(*ctx->api_routes));
+  memcpy(ctx->api_routes + api_invoke_n_routes, api_functions_routes,
+         api_functions_n_routes * sizeof(*ctx->api_routes));
   {
     struct http_server_opts api = {
-      .routes = api_invoke_routes, .n_routes = api_invoke_n_routes, .not_found = api_not_found,
+      .routes = ctx->api_routes, .n_routes = api_invoke_n_routes + api_functions_n_routes,
+      .not_found = api_not_found,
       .cls = ctx, .listen_host = ctx->cfg.listen_host, .listen_port = ctx->cfg.listen_port,
     };
     struct http_server_opts rt = {
@@ -108,6 +117,7 @@ void server_destroy(struct lemu_ctx *ctx)
   http_server_destroy(ctx->rt);
   registry_destroy(ctx->reg);
   loop_destroy(ctx->loop);
+  free(ctx->api_routes);
   config_cleanup(&ctx->cfg);
   logs_flush();
   free(ctx);

@@ -49,7 +49,7 @@ struct env {
   struct loop_timer init_timer;
   char last_request_id[LEMU_UUID_LEN + 1]; /* the invocation it answered last */
   enum env_last last;
-  char log_stream[64];        /* YYYY/MM/DD/[$LATEST]<32 hex> */
+  char log_stream[96];        /* YYYY/MM/DD/[$LATEST]<32 hex> */
   int max_memory_mb;          /* last peak read, kept for the REPORT after the process is gone */
   struct env *next, *prev;    /* ctx->envs */
   struct env *idle_next, *idle_prev; /* fn->idle */

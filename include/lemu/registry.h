@@ -21,6 +21,7 @@ struct function {
   int refs;
   bool removed;               /* no longer in the registry (deleted) */
   uint64_t generation;        /* bumped by every code or configuration update */
+  char version[16];           /* "$LATEST", or a published version number ("1", "2", ...) */
   struct function_config cfg; /* owned */
   char *arn;                  /* arn:aws:lambda:<region>:<account>:function:<name> */
   char **base_env;            /* NULL-terminated "K=V" list shared by all its environments */
@@ -47,6 +48,10 @@ lemu_err_t registry_create(struct registry **out, struct lemu_config *cfg, const
 void registry_destroy(struct registry *reg);
 struct function *registry_find(struct registry *reg, const char *name);
 
+/* Build a function object that is not in the name index (a published version): the caller owns
+ * the returned reference. fc is taken. version is "$LATEST" or a version number. */
+lemu_err_t function_create(struct registry *reg, struct function_config *fc, const char *version,
+                           struct function **out);
 /* Add a function built from fc (taken, cleaned up even on failure). LEMU_ERR_EXISTS when the name
  * is taken. *out is borrowed (the registry's reference). */
 lemu_err_t registry_add(struct registry *reg, struct function_config *fc, struct function **out);

@@ -12,12 +12,14 @@ struct loop;
 struct http_server;
 struct registry;
 struct env;
+struct http_route;
 
 struct lemu_ctx {
   struct loop *loop;
   struct lemu_config cfg;        /* owned */
   struct registry *reg;
-  struct http_server *api;       /* Invoke API (and later management, control) */
+  struct http_server *api;       /* Invoke API, management API (later the control API) */
+  struct http_route *api_routes; /* the API port's routing table (owned) */
   struct http_server *rt;        /* Runtime API: connections arrive from per-environment sockets */
   struct env *envs;              /* every live environment (envpool owns them) */
   size_t n_envs;
