@@ -9,6 +9,7 @@
 #include "lemu/aws_errors.h"
 #include "lemu/invoker.h"
 #include "lemu/json_check.h"
+#include "lemu/logs.h"
 #include "lemu/registry.h"
 #include "lemu/server.h"
 
@@ -156,6 +157,23 @@ static void invoke_handler(struct http_req *req, void *cls)
   inv->client_context = cc_json;
   cc_json = NULL;
   inv->want_tail = !event && log_type && !strcmp(log_type, AWS_LOG_TYPE_TAIL);
+  if (!event) {
+    const char *throttle = invoker_admit(inv);
+    if (throttle) {
+      aws_throttle_send(req, inv->request_id, throttle);
+      invoker_abort(inv);
+      goto out;
+    }
+  } else if (invoker_admit(inv)) {
+    /* Until the durable async queue exists, a throttled event is accepted and dropped. */
+    struct MHD_Response *resp = http_resp_copy("", 0);
+    http_resp_header(resp, AWS_HDR_REQUEST_ID, inv->request_id);
+    http_req_send(req, INVOKE_EVENT_STATUS, resp);
+    logs_warn("event %s for %s throttled and dropped (no async retry queue yet)", inv->request_id,
+              fn->cfg.name);
+    invoker_abort(inv);
+    goto out;
+  }
   if (event) {
     struct MHD_Response *resp = http_resp_copy("", 0);
     http_resp_header(resp, AWS_HDR_REQUEST_ID, inv->request_id);

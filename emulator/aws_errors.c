@@ -101,6 +101,30 @@ out:
   http_req_send(req, row->status, resp); /* NULL resp: answered with a bare 500 */
 }
 
+void aws_throttle_send(struct http_req *req, const char *request_id, const char *reason)
+{
+  const struct api_error_row *row = &api_errors[AWS_ERR_TOO_MANY_REQUESTS];
+  cJSON *body = cJSON_CreateObject();
+  struct MHD_Response *resp = NULL;
+  char *text = NULL;
+
+  if (body) {
+    cJSON_AddStringToObject(body, "Reason", reason);
+    cJSON_AddStringToObject(body, "Type", AWS_TYPE_USER);
+    cJSON_AddStringToObject(body, "message", row->fmt);
+    text = cJSON_PrintUnformatted(body);
+  }
+  cJSON_Delete(body);
+  if (text) {
+    resp = http_resp_take(text, strlen(text));
+    http_resp_header(resp, "Content-Type", AWS_CONTENT_TYPE_JSON);
+    http_resp_header(resp, AWS_HDR_ERROR_TYPE, row->type);
+    http_resp_header(resp, AWS_HDR_REQUEST_ID, request_id);
+    http_resp_header(resp, AWS_HDR_RETRY_AFTER, AWS_RETRY_AFTER_SECONDS);
+  }
+  http_req_send(req, row->status, resp);
+}
+
 char *aws_validation_message(const char *value, const char *field, const char *constraint)
 {
   return util_asprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy "

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "lemu/aws_errors.h"
+#include "lemu/concurrency.h"
 #include "lemu/envpool.h"
 #include "lemu/http_server.h"
 #include "lemu/invoker.h"
@@ -66,6 +67,22 @@ struct invocation *invoker_create(struct lemu_ctx *ctx, struct function *fn, str
   return inv;
 }
 
+const char *invoker_admit(struct invocation *inv)
+{
+  struct function *counted = registry_find(inv->ctx->reg, inv->fn->cfg.name);
+  enum concurrency_verdict v;
+
+  if (!counted)
+    counted = inv->fn; /* deleted meanwhile: count on the object itself */
+  v = concurrency_acquire(inv->ctx, counted, &inv->slot_from_pool);
+  if (v == CONCURRENCY_RESERVED_FULL)
+    return AWS_REASON_RESERVED_CONCURRENCY;
+  if (v == CONCURRENCY_ACCOUNT_FULL)
+    return AWS_REASON_ACCOUNT_CONCURRENCY;
+  inv->slot_fn = function_ref(counted);
+  return NULL;
+}
+
 void invoker_attach_caller(struct invocation *inv, struct http_req *req)
 {
   inv->caller = req;
@@ -79,6 +96,10 @@ static void inv_free(struct invocation *inv)
   if (inv->caller) {
     inv->caller->on_close = NULL;
     inv->caller = NULL;
+  }
+  if (inv->slot_fn) {
+    concurrency_release(inv->ctx, inv->slot_fn, inv->slot_from_pool);
+    function_unref(inv->slot_fn);
   }
   blob_unref(inv->payload);
   free(inv->invoked_arn);

@@ -67,7 +67,9 @@ struct http_req;
   XX(UNKNOWN_OPERATION, 404, "UnknownOperationException", AWS_BODY_TYPE_UPPER,                     \
      "Unknown operation")                                                                        \
   XX(SERVICE, 500, "ServiceException", AWS_BODY_TYPE_UPPER,                                        \
-     "The Lambda service encountered an internal error.")
+     "The Lambda service encountered an internal error.")                                        \
+  /* throttling: sent with aws_throttle_send(), which adds Reason and Retry-After */              \
+  XX(TOO_MANY_REQUESTS, 429, "TooManyRequestsException", AWS_BODY_TYPE_LOWER, "Rate Exceeded.")
 
 enum aws_api_error {
 #define AWS_API_ERROR_ENUM(id, status, type, flags, fmt) AWS_ERR_##id,
@@ -81,6 +83,14 @@ const char *aws_error_type(enum aws_api_error id);
 /* Answer req with the error row id (status, x-amzn-ErrorType, x-amzn-RequestId = request_id,
  * JSON body), the message formatted from the row's format and the arguments. */
 void aws_error_send(struct http_req *req, const char *request_id, enum aws_api_error id, ...);
+
+/* TooManyRequestsException Reason values (reference §1.5). */
+#define AWS_REASON_RESERVED_CONCURRENCY "ReservedFunctionConcurrentInvocationLimitExceeded"
+#define AWS_REASON_ACCOUNT_CONCURRENCY "ConcurrentInvocationLimitExceeded"
+#define AWS_RETRY_AFTER_SECONDS "1"
+/* Answer req with 429 TooManyRequestsException: {"Reason":reason,"Type":"User","message":...}
+ * and Retry-After. */
+void aws_throttle_send(struct http_req *req, const char *request_id, const char *reason);
 
 /* Text of a constraint failure, as AWS words it: "Value 'x' at 'field' failed to satisfy
  * constraint: <constraint>" wrapped in "1 validation error detected: ...". Caller frees. */

@@ -29,7 +29,9 @@ enum inv_phase {
 
 struct invocation {
   struct lemu_ctx *ctx;
-  struct function *fn;
+  struct function *fn;          /* the function object that runs (a reference) */
+  struct function *slot_fn;     /* holds its concurrency slot (a reference), NULL before admit */
+  bool slot_from_pool;
   char request_id[LEMU_UUID_LEN + 1];
   char *invoked_arn;            /* the ARN as the caller named it (qualifier kept) */
   const char *version;          /* executed version ("$LATEST") */
@@ -51,6 +53,9 @@ struct invocation {
 /* Create an invocation of fn; takes the payload reference. NULL on allocation failure. */
 struct invocation *invoker_create(struct lemu_ctx *ctx, struct function *fn, struct blob *payload_take,
                                   const char *invoked_arn);
+/* Take a concurrency slot for inv (reference §6). Returns the throttle Reason to answer with, or
+ * NULL when admitted; the slot is released when inv ends, whichever way. */
+const char *invoker_admit(struct invocation *inv);
 /* Attach the suspended Invoke request that waits for the result. */
 void invoker_attach_caller(struct invocation *inv, struct http_req *req);
 /* Find or start an environment for inv. Ends inv (with the platform error) if none can start. */

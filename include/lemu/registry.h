@@ -31,6 +31,7 @@ struct function {
   char *missing_program;      /* set when the runtime's interpreter is not on PATH */
   struct env *idle;           /* environments waiting in GET /next, most recently used first */
   size_t n_envs;
+  int in_flight;              /* invocations holding a concurrency slot of it (concurrency.c) */
   void *ext;                  /* management data (versions, state, tags), owned by its module */
 };
 

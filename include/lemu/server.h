@@ -22,6 +22,7 @@ struct lemu_ctx {
   struct http_route *api_routes; /* the API port's routing table (owned) */
   struct http_server *rt;        /* Runtime API: connections arrive from per-environment sockets */
   struct env *envs;              /* every live environment (envpool owns them) */
+  int unreserved_in_flight;      /* invocations drawing on the unreserved pool (concurrency.c) */
   size_t n_envs;
   const char *runtimes_dir;      /* lemu's python/node runtime shims */
 };

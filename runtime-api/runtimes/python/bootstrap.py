@@ -456,6 +456,9 @@ def main():
     if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
         sys.path.pop(0)
     sys.path.insert(0, task_root)
+    # /var/task is read-only on AWS, so no __pycache__ ever appears next to the user's code;
+    # lemu runs the user's own folder, which must stay as it was too.
+    sys.dont_write_bytecode = True
 
     api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
     if not api:
