@@ -20,6 +20,7 @@
 #include "lemu/logs.h"
 #include "lemu/registry.h"
 #include "lemu/sandbox.h"
+#include "lemu/cgroup.h"
 #include "lemu/server.h"
 
 #define ENV_LISTEN_BACKLOG 64
@@ -267,7 +268,7 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
 {
   struct env *env = calloc(1, sizeof(*env));
   char **envp = NULL;
-  char *api = NULL, *stream = NULL;
+  char *api = NULL, *stream = NULL, *tmp = NULL;
   int pipefd[2] = {-1, -1};
   lemu_err_t rc = LEMU_ERR_SPAWN;
   size_t i;
@@ -285,6 +286,9 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
   env->init_ms = -1;
   buf_init(&env->out_line, ENV_MAX_LINE);
   loop_timer_init(&env->init_timer, on_init_timeout, env);
+  env->id = ++ctx->next_env_id;
+  cgroup_env_create(&ctx->cg, env->id, fn->cfg.memory_mb, &env->cg);
+  env->tmpdir = sandbox_tmpdir_create(&ctx->sb, env->id, fn->cfg.ephemeral_mb);
   env->listen_fd = env_listen(&env->port);
   if (env->listen_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
     *exec_errno = errno;
@@ -293,10 +297,11 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
   fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
   env->out_fd = pipefd[0];
   make_log_stream(env->log_stream, sizeof(env->log_stream), fn->version);
-  envp = calloc(fn->n_base_env + 3, sizeof(char *));
+  envp = calloc(fn->n_base_env + 4, sizeof(char *));
   api = util_asprintf("AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u", env->port);
   stream = util_asprintf("AWS_LAMBDA_LOG_STREAM_NAME=%s", env->log_stream);
-  if (!envp || !api || !stream) {
+  tmp = util_asprintf("TMPDIR=%s", env->tmpdir ? env->tmpdir : "/tmp");
+  if (!envp || !api || !stream || !tmp) {
     *exec_errno = ENOMEM;
     goto fail;
   }
@@ -304,13 +309,15 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
     envp[i] = fn->base_env[i];
   envp[i++] = api;
   envp[i++] = stream;
+  envp[i++] = tmp;
   {
     struct sandbox_spec spec = {
       .path = fn->exec_path, .argv = fn->argv, .envp = envp, .cwd = fn->cfg.code_dir,
-      .output_fd = pipefd[1],
+      .output_fd = pipefd[1], .cgroup_fds = env->cg.procs_fd, .sb = &ctx->sb,
     };
     env->spawned_us = util_now_us();
     rc = sandbox_spawn(&spec, &env->pid, exec_errno);
+    cgroup_env_spawned(&env->cg);
   }
   close(pipefd[1]);
   pipefd[1] = -1;
@@ -337,6 +344,7 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
   free(envp);
   free(api);
   free(stream);
+  free(tmp);
   *out = env;
   return LEMU_ERR_OK;
 fail:
@@ -351,10 +359,13 @@ fail:
     close(env->listen_fd);
   }
   buf_cleanup(&env->out_line);
+  cgroup_env_destroy(&env->cg);
+  sandbox_tmpdir_destroy(&ctx->sb, env->tmpdir);
   function_unref(env->fn);
   free(envp);
   free(api);
   free(stream);
+  free(tmp);
   free(env);
   return rc;
 }
@@ -369,6 +380,7 @@ void envpool_kill(struct env *env)
   loop_timer_stop(env->ctx->loop, &env->init_timer);
   if (env->pid > 0)
     kill(-env->pid, SIGKILL);
+  cgroup_env_kill_all(&env->cg); /* also what left the process group */
   if (env->next_req) {
     struct http_req *req = env->next_req;
     env->next_req = NULL;
@@ -377,15 +389,14 @@ void envpool_kill(struct env *env)
   }
 }
 
-int envpool_max_memory_mb(struct env *env)
+/* Peak RSS of the environment's main process, in KB (0 when unknown). */
+static long hwm_kb(pid_t pid)
 {
   char path[64], line[256];
   FILE *f;
   long kb = 0;
 
-  if (env->pid <= 0)
-    return env->max_memory_mb;
-  snprintf(path, sizeof(path), "/proc/%d/status", (int)env->pid);
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
   f = fopen(path, "r");
   if (!f)
     return 0;
@@ -395,8 +406,23 @@ int envpool_max_memory_mb(struct env *env)
       break;
     }
   fclose(f);
-  if (kb > 0)
-    env->max_memory_mb = (int)((kb + 1023) / 1024);
+  return kb;
+}
+
+int envpool_max_memory_mb(struct env *env)
+{
+  /* The group's peak counts what the environment allocated; the main process's peak RSS also
+   * counts the runtime's pages that another group already had in the page cache. Lambda's VM is
+   * fresh, so it sees both: report the larger. */
+  int mb = env->cg.mem_dir ? cgroup_env_peak_mb(&env->cg) : -1;
+
+  if (env->pid > 0) {
+    int hwm = (int)((hwm_kb(env->pid) + 1023) / 1024);
+    if (hwm > mb)
+      mb = hwm;
+  }
+  if (mb > env->max_memory_mb)
+    env->max_memory_mb = mb;
   return env->max_memory_mb;
 }
 
@@ -428,6 +454,8 @@ static void env_free(struct env *env)
   ctx->n_envs--;
   env->fn->n_envs--;
   buf_cleanup(&env->out_line);
+  cgroup_env_destroy(&env->cg);
+  sandbox_tmpdir_destroy(&ctx->sb, env->tmpdir);
   function_unref(env->fn);
   free(env);
 }
@@ -451,17 +479,66 @@ void envpool_on_child_exit(pid_t pid, int status, long maxrss_kb, void *cls)
   inv = env->inv;
   env->inv = NULL;
   if (inv) {
+    bool oom = env->oom || cgroup_env_oom_killed(&env->cg);
     inv->env = NULL;
     if (env->state == ENV_ANSWERED)
       invoker_requeue(inv); /* it never took the invocation we queued on it */
     else
-      invoker_env_died(inv, status);
+      invoker_env_died(inv, status, oom);
   } else if (env->state != ENV_DEAD) {
     char reason[64];
     aws_exit_reason(status, reason, sizeof(reason));
     logs_debug("environment of %s exited while idle (%s)", env->fn->cfg.name, reason);
   }
   env_free(env);
+}
+
+#define ENV_RSS_SAMPLE_US (50u * 1000u)
+
+static long rss_kb(pid_t pid)
+{
+  char path[64], line[256];
+  FILE *f;
+  long kb = 0;
+
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  f = fopen(path, "r");
+  if (!f)
+    return 0;
+  while (fgets(line, sizeof(line), f))
+    if (strncmp(line, "VmRSS:", 6) == 0) {
+      kb = strtol(line + 6, NULL, 10);
+      break;
+    }
+  fclose(f);
+  return kb;
+}
+
+/* Without cgroups: sample each environment's main process and kill it past its MemorySize. */
+static void on_rss_sample(void *cls)
+{
+  struct lemu_ctx *ctx = cls;
+  struct env *env;
+
+  for (env = ctx->envs; env; env = env->next) {
+    long kb;
+    if (env->pid <= 0 || env->state == ENV_DEAD)
+      continue;
+    kb = rss_kb(env->pid);
+    if ((int)((kb + 1023) / 1024) > env->max_memory_mb)
+      env->max_memory_mb = (int)((kb + 1023) / 1024);
+    if (kb > (long)env->fn->cfg.memory_mb * 1024) {
+      env->oom = true;
+      kill(-env->pid, SIGKILL); /* reported as Runtime.OutOfMemory when it is reaped */
+    }
+  }
+  loop_timer_start(ctx->loop, &ctx->rss_timer, ENV_RSS_SAMPLE_US);
+}
+
+void envpool_start_rss_sampler(struct lemu_ctx *ctx)
+{
+  loop_timer_init(&ctx->rss_timer, on_rss_sample, ctx);
+  loop_timer_start(ctx->loop, &ctx->rss_timer, ENV_RSS_SAMPLE_US);
 }
 
 void envpool_shutdown(struct lemu_ctx *ctx)

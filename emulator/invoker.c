@@ -128,6 +128,8 @@ static void inv_end(struct invocation *inv, char *body, size_t len, const char *
       env->init_ms = -1;
     }
   }
+  if (inv->oom)
+    max_mb = inv->fn->cfg.memory_mb;
   if (inv->phase != INV_RUNNING)
     logs_start(name, tail, inv->request_id, inv->version);
   if (timed_out)
@@ -306,12 +308,19 @@ void invoker_finish_platform_error(struct invocation *inv, enum aws_fn_error id,
           aws_fn_error_type(id), false);
 }
 
-void invoker_env_died(struct invocation *inv, int wait_status)
+void invoker_env_died(struct invocation *inv, int wait_status, bool oom)
 {
   char reason[64];
   char *body;
 
   inv->env = NULL;
+  if (oom) {
+    inv->oom = true;
+    aws_exit_reason(wait_status, reason, sizeof(reason));
+    body = aws_fn_error_body(AWS_FN_OUT_OF_MEMORY, inv->request_id, reason);
+    invoker_finish_platform_error(inv, AWS_FN_OUT_OF_MEMORY, body);
+    return;
+  }
   if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) {
     body = aws_fn_error_body(AWS_FN_EXIT_NO_REASON, inv->request_id);
   } else {

@@ -14,7 +14,7 @@
 static void usage(FILE *f)
 {
   fprintf(f,
-          "usage: lemu serve [-c lemu.json] [--listen HOST:PORT] [--debug]\n"
+          "usage: lemu serve [-c lemu.json] [--listen HOST:PORT] [--no-sandbox] [--debug]\n"
           "\n"
           "  serve   run the Lambda Invoke API and the Runtime API for the configured functions.\n"
           "          Without -c it serves the sample functions (%s).\n"
@@ -43,6 +43,7 @@ static int parse_listen(const char *arg, struct lemu_config *cfg)
 static int cmd_serve(int argc, char **argv)
 {
   const char *config_path = NULL, *listen = NULL;
+  struct server_opts opts = {0};
   struct lemu_config cfg;
   struct lemu_ctx *ctx;
   char *message = NULL;
@@ -54,6 +55,8 @@ static int cmd_serve(int argc, char **argv)
       config_path = argv[++i];
     } else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
       listen = argv[++i];
+    } else if (!strcmp(argv[i], "--no-sandbox")) {
+      opts.no_sandbox = true;
     } else if (!strcmp(argv[i], "--debug")) {
       debug = true;
     } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -76,7 +79,7 @@ static int cmd_serve(int argc, char **argv)
     config_cleanup(&cfg);
     return EXIT_USAGE;
   }
-  if (server_create(&ctx, &cfg) != LEMU_ERR_OK) {
+  if (server_create(&ctx, &cfg, &opts) != LEMU_ERR_OK) {
     config_cleanup(&cfg);
     return 1;
   }

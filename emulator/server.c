@@ -35,7 +35,7 @@ static bool flush_logs(void *cls)
   return false;
 }
 
-lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg)
+lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg, const struct server_opts *opts)
 {
   struct lemu_ctx *ctx = calloc(1, sizeof(*ctx));
   lemu_err_t rc = LEMU_ERR_NOMEM;
@@ -48,10 +48,18 @@ lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg)
   memset(cfg, 0, sizeof(*cfg));
   ctx->runtimes_dir = rt_env && *rt_env ? rt_env : LEMU_RUNTIMES_DIR;
   raise_fd_limit();
-  sandbox_init();
   ctx->loop = loop_create();
   if (!ctx->loop)
     goto fail;
+  if (sandbox_init(&ctx->sb, !opts->no_sandbox) != LEMU_ERR_OK) {
+    logs_error("cannot prepare the sandbox (seccomp filter or TMPDIR base)");
+    rc = LEMU_ERR_IO;
+    goto fail;
+  }
+  cgroup_sys_init(&ctx->cg);
+  loop_timer_init(&ctx->rss_timer, NULL, NULL);
+  if (ctx->cg.mode == CGROUP_NONE)
+    envpool_start_rss_sampler(ctx);
   loop_set_child_handler(ctx->loop, envpool_on_child_exit, ctx);
   rc = registry_create(&ctx->reg, &ctx->cfg, ctx->runtimes_dir);
   if (rc)
@@ -101,6 +109,16 @@ int server_run(struct lemu_ctx *ctx)
   logs_info("serving %zu function%s from %s", ctx->reg->n, ctx->reg->n == 1 ? "" : "s", ctx->cfg.source);
   for (i = 0; i < ctx->reg->n; i++)
     logs_info("  %s (%s)", ctx->reg->fns[i]->cfg.name, ctx->reg->fns[i]->cfg.runtime);
+  {
+    char sb[256];
+    sandbox_describe(&ctx->sb, sb, sizeof(sb));
+    if (ctx->cg.mode != CGROUP_NONE)
+      logs_info("limits: MemorySize enforced by %s per environment, processes capped at %d; %s",
+                cgroup_mode_name(&ctx->cg), CGROUP_MAX_PIDS, sb);
+    else
+      logs_info("limits: MemorySize enforced by sampling each handler's RSS every 50 ms (%s); %s",
+                ctx->cg.reason, sb);
+  }
   sig = loop_run(ctx->loop);
   if (sig)
     logs_info("stopping on signal %d", sig);
@@ -111,8 +129,12 @@ void server_destroy(struct lemu_ctx *ctx)
 {
   if (!ctx)
     return;
-  if (ctx->loop)
+  if (ctx->loop) {
     envpool_shutdown(ctx);
+    loop_timer_stop(ctx->loop, &ctx->rss_timer);
+  }
+  cgroup_sys_cleanup(&ctx->cg);
+  sandbox_cleanup(&ctx->sb);
   http_server_destroy(ctx->api);
   http_server_destroy(ctx->rt);
   registry_destroy(ctx->reg);

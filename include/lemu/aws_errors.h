@@ -68,6 +68,70 @@ struct http_req;
      "Unknown operation")                                                                        \
   XX(SERVICE, 500, "ServiceException", AWS_BODY_TYPE_UPPER,                                        \
      "The Lambda service encountered an internal error.")                                        \
+  /* management API */                                                                           \
+  /* arg: the state ("Pending") (reference §1.5, seed 002) */                                    \
+  XX(FUNCTION_STATE_CONFLICT, 409, "ResourceConflictException", AWS_BODY_TYPE_LOWER,              \
+     "The operation cannot be performed at this time. The function is currently in the following state: %s") \
+  /* arg: function ARN */                                                                        \
+  XX(UPDATE_IN_PROGRESS, 409, "ResourceConflictException", AWS_BODY_TYPE_LOWER,                   \
+     "The operation cannot be performed at this time. An update is in progress for resource: %s") \
+  /* arg: function name */                                                                       \
+  XX(FUNCTION_EXISTS, 409, "ResourceConflictException", AWS_BODY_TYPE_LOWER,                      \
+     "Function already exist: %s")                                                               \
+  /* arg: the variables as compact JSON (seed 001) */                                            \
+  XX(ENV_TOO_LARGE, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,                   \
+     "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %s") \
+  /* arg: the reserved keys used, comma-separated (seed 001) */                                  \
+  XX(ENV_RESERVED, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,                    \
+     "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: %s") \
+  /* arg: the unreserved minimum (int) (reference §6) */                                        \
+  XX(CONCURRENCY_BELOW_MINIMUM, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,       \
+     "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].") \
+  XX(ZIP_CORRUPT, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,                     \
+     "Could not unzip uploaded file. Please check your file, then try to upload again.")         \
+  /* arg: the limit in bytes (unsigned long long) */                                            \
+  XX(UNZIPPED_TOO_LARGE, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,              \
+     "Unzipped size must be smaller than %llu bytes")                                            \
+  /* arg: runtime */                                                                             \
+  XX(RUNTIME_DEPRECATED, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,              \
+     "The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.") \
+  /* arg: runtime (a real Lambda runtime that lemu cannot run; lemu's own text) */              \
+  XX(RUNTIME_NOT_EMULATED, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,            \
+     "The runtime parameter of %s is not supported by lemu, which runs provided, provided.al2, provided.al2023, python3.8 to python3.14 and nodejs16.x to nodejs24.x.") \
+  XX(RUNTIME_HANDLER_REQUIRED, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,        \
+     "Runtime and Handler are mandatory parameters for functions created with deployment packages.") \
+  XX(CODE_SOURCE_MISSING, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,             \
+     "Please provide a source for function code.")                                               \
+  XX(S3_NO_SUCH_BUCKET, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,               \
+     "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist") \
+  XX(S3_NO_SUCH_KEY, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,                  \
+     "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist.") \
+  /* lemu's own text: container images are not emulated */                                     \
+  XX(IMAGE_NOT_SUPPORTED, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,             \
+     "lemu does not run container images (PackageType Image): upload a .zip file, or serve a local directory with Code {\"S3Bucket\": \"lemu-local\", \"S3Key\": \"/absolute/path\"}.") \
+  XX(REVISION_MISMATCH, 412, "PreconditionFailedException", AWS_BODY_TYPE_LOWER,                  \
+     "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id") \
+  /* args: given CodeSha256, current CodeSha256 */                                              \
+  XX(CODE_SHA_MISMATCH, 412, "PreconditionFailedException", AWS_BODY_TYPE_LOWER,                  \
+     "CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the current CodeSHA256.") \
+  XX(LATEST_NOT_DELETABLE, 400, "InvalidParameterValueException", AWS_BODY_TYPE_LOWER,            \
+     "$LATEST version cannot be deleted without deleting the function.")                         \
+  XX(POLICY_NOT_FOUND, 404, "ResourceNotFoundException", AWS_BODY_TYPE_UPPER,                     \
+     "The resource you requested does not exist.")                                               \
+  /* arg: statement id */                                                                        \
+  XX(STATEMENT_NOT_FOUND, 404, "ResourceNotFoundException", AWS_BODY_TYPE_UPPER,                  \
+     "Statement %s is not found in resource policy.")                                            \
+  /* arg: statement id */                                                                        \
+  XX(STATEMENT_EXISTS, 409, "ResourceConflictException", AWS_BODY_TYPE_LOWER,                     \
+     "The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.") \
+  /* arg: alias ARN */                                                                           \
+  XX(ALIAS_NOT_FOUND, 404, "ResourceNotFoundException", AWS_BODY_TYPE_UPPER,                      \
+     "Alias not found: %s")                                                                      \
+  XX(ALIAS_EXISTS, 409, "ResourceConflictException", AWS_BODY_TYPE_LOWER,                         \
+     "Alias already exists: %s")                                                                 \
+  /* arg: the JSON parser's detail */                                                            \
+  XX(REQUEST_NOT_JSON, 400, "InvalidRequestContentException", AWS_BODY_TYPE_LOWER,                \
+     "Could not parse request body into json: %s")                                               \
   /* throttling: sent with aws_throttle_send(), which adds Reason and Retry-After */              \
   XX(TOO_MANY_REQUESTS, 429, "TooManyRequestsException", AWS_BODY_TYPE_LOWER, "Rate Exceeded.")
 
@@ -95,6 +159,16 @@ void aws_throttle_send(struct http_req *req, const char *request_id, const char 
 /* Text of a constraint failure, as AWS words it: "Value 'x' at 'field' failed to satisfy
  * constraint: <constraint>" wrapped in "1 validation error detected: ...". Caller frees. */
 char *aws_validation_message(const char *value, const char *field, const char *constraint);
+/* Several constraint failures in one message, as AWS words them: "1 validation error detected:
+ * <one>" or "N validation errors detected: <one>; <two>". Caller-embedded, zero-initialised. */
+struct aws_validation {
+  char *parts; /* "; "-joined failures */
+  int n;
+};
+void aws_validation_add(struct aws_validation *v, const char *value, const char *field,
+                        const char *constraint);
+/* The message (caller frees), NULL when nothing was added; resets v. */
+char *aws_validation_take(struct aws_validation *v);
 #define AWS_CONSTRAINT_FUNCTION_NAME_PATTERN                                                      \
   "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
 #define AWS_CONSTRAINT_FUNCTION_NAME_LENGTH "Member must have length less than or equal to 170"
@@ -103,6 +177,56 @@ char *aws_validation_message(const char *value, const char *field, const char *c
 #define AWS_CONSTRAINT_INVOCATION_TYPE "Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
 #define AWS_CONSTRAINT_LOG_TYPE "Member must satisfy enum value set: [Tail, None]"
 #define AWS_OPERATION_INVOKE "InvokeFunction"
+
+/* ---- management API values (reference §6, §7) ---- */
+#define AWS_OPERATION_CREATE_FUNCTION "CreateFunction"
+#define AWS_OPERATION_UPDATE_FUNCTION_CODE "UpdateFunctionCode"
+#define AWS_OPERATION_UPDATE_FUNCTION_CONFIGURATION "UpdateFunctionConfiguration"
+#define AWS_MAX_CODE_REQUEST 70167211       /* CreateFunction / UpdateFunctionCode body */
+#define AWS_MAX_UPDATE_CONFIG_REQUEST 5120  /* UpdateFunctionConfiguration body (seed 001) */
+#define AWS_MAX_ZIPPED 52428800ULL          /* 50 MB direct upload */
+#define AWS_MAX_UNZIPPED 262144000ULL       /* 250 MB */
+#define AWS_TOTAL_CODE_SIZE 80530636800ULL  /* account code storage, 75 GB */
+#define AWS_UNRESERVED_MINIMUM 100
+#define AWS_STATE_PENDING "Pending"
+#define AWS_STATE_ACTIVE "Active"
+#define AWS_UPDATE_IN_PROGRESS "InProgress"
+#define AWS_UPDATE_SUCCESSFUL "Successful"
+#define AWS_STATE_REASON_CREATING "The function is being created."
+#define AWS_STATE_REASON_CODE_CREATING "Creating"
+#define AWS_PACKAGE_ZIP "Zip"
+#define AWS_PACKAGE_IMAGE "Image"
+#define AWS_ARCH_X86_64 "x86_64"
+#define AWS_ARCH_ARM64 "arm64"
+#define AWS_TRACING_PASS_THROUGH "PassThrough"
+#define AWS_TRACING_ACTIVE "Active"
+#define AWS_LOG_FORMAT_TEXT "Text"
+#define AWS_LOG_FORMAT_JSON "JSON"
+#define AWS_CODE_REPOSITORY_S3 "S3"
+#define AWS_POLICY_VERSION "2012-10-17"
+#define AWS_POLICY_ID "default"
+#define AWS_POLICY_EFFECT_ALLOW "Allow"
+#define AWS_FUNCTION_VERSION_ALL "ALL"
+#define AWS_LEMU_LOCAL_BUCKET "lemu-local" /* lemu's extension: S3Key is a local directory */
+/* Model constraints, as ValidationException words them (aws_validation_message). */
+#define AWS_CONSTRAINT_MIN_FMT "Member must have value greater than or equal to %d"
+#define AWS_CONSTRAINT_MAX_FMT "Member must have value less than or equal to %d"
+#define AWS_CONSTRAINT_MAX_LENGTH_FMT "Member must have length less than or equal to %d"
+#define AWS_CONSTRAINT_MIN_LENGTH_FMT "Member must have length greater than or equal to %d"
+#define AWS_CONSTRAINT_CREATE_NAME_PATTERN                                                        \
+  "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+#define AWS_CONSTRAINT_ROLE_PATTERN                                                               \
+  "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"
+#define AWS_CONSTRAINT_HANDLER_PATTERN "Member must satisfy regular expression pattern: [^\\s]+"
+#define AWS_CONSTRAINT_ENV_KEYS                                                                   \
+  "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
+#define AWS_CONSTRAINT_TRACING_MODE "Member must satisfy enum value set: [Active, PassThrough]"
+#define AWS_CONSTRAINT_ARCHITECTURES "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]"
+#define AWS_CONSTRAINT_PACKAGE_TYPE "Member must satisfy enum value set: [Zip, Image]"
+#define AWS_CONSTRAINT_FUNCTION_VERSION "Member must satisfy enum value set: [ALL]"
+#define AWS_CONSTRAINT_STATEMENT_ID_PATTERN "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_.]+)"
+#define AWS_CONSTRAINT_ALIAS_PATTERN "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+#define AWS_CONSTRAINT_VERSION_PATTERN "Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)"
 
 /* ---- function errors: 200 + X-Amz-Function-Error, body {"errorType","errorMessage"}
  * (reference §2.3, §1.3). XX(id, error type, message format, errorMessage-first?) ---- */
@@ -113,6 +237,8 @@ char *aws_validation_message(const char *value, const char *field, const char *c
   XX(EXIT, "Runtime.ExitError", "RequestId: %s Error: Runtime exited with error: %s", false)       \
   /* arg: request id */                                                                          \
   XX(EXIT_NO_REASON, "Runtime.ExitError", "RequestId: %s Error: Runtime exited without providing a reason", false) \
+  /* args: request id, exit reason; the kernel's OOM killer ended it at the memory limit */       \
+  XX(OUT_OF_MEMORY, "Runtime.OutOfMemory", "RequestId: %s Error: Runtime exited with error: %s", false) \
   /* args: request id, path, lowercase errno text */                                             \
   XX(INVALID_ENTRYPOINT, "Runtime.InvalidEntrypoint", "RequestId: %s Error: fork/exec %s: %s", false) \
   /* arg: request id, program name */                                                            \

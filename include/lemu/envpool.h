@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "lemu/buf.h"
+#include "lemu/cgroup.h"
 #include "lemu/err.h"
 #include "lemu/loop.h"
 #include "lemu/util.h"
@@ -51,6 +52,10 @@ struct env {
   enum env_last last;
   char log_stream[96];        /* YYYY/MM/DD/[$LATEST]<32 hex> */
   int max_memory_mb;          /* last peak read, kept for the REPORT after the process is gone */
+  unsigned long id;
+  struct cgroup_env cg;       /* its memory/pids groups (cg.mem_dir NULL without cgroups) */
+  char *tmpdir;               /* its TMPDIR (owned) */
+  bool oom;                   /* killed at its memory limit (RSS sampling mode) */
   struct env *next, *prev;    /* ctx->envs */
   struct env *idle_next, *idle_prev; /* fn->idle */
 };
@@ -80,6 +85,8 @@ void envpool_on_child_exit(pid_t pid, int status, long maxrss_kb, void *ctx);
 void envpool_retire(struct lemu_ctx *ctx, struct function *fn);
 /* true when env runs an older generation of its function's code or configuration. */
 bool envpool_is_stale(const struct env *env);
+/* Start the RSS sampler that enforces memory limits when cgroups are not available. */
+void envpool_start_rss_sampler(struct lemu_ctx *ctx);
 /* Kill every environment and wait (bounded) for them to be reaped; frees them all. */
 void envpool_shutdown(struct lemu_ctx *ctx);
 

@@ -42,6 +42,7 @@ struct invocation {
   struct env *env;
   enum inv_phase phase;
   bool want_tail;
+  bool oom;                     /* ended by the memory limit: REPORT shows Max Memory = Memory Size */
   bool deadline_armed;
   uint64_t created_us;
   uint64_t started_us;          /* when it was delivered (Duration starts here), 0 before */
@@ -73,8 +74,8 @@ void invoker_finish_function_error(struct invocation *inv, char *body_take, size
 /* A platform error (timeout, exit, entrypoint, size): body from the catalog. status_word is the
  * REPORT Status ("timeout" or "error"). */
 void invoker_finish_platform_error(struct invocation *inv, enum aws_fn_error id, char *body_take);
-/* The environment running or holding inv died (not by our timeout). */
-void invoker_env_died(struct invocation *inv, int wait_status);
+/* The environment running or holding inv died (not by our timeout); oom: at its memory limit. */
+void invoker_env_died(struct invocation *inv, int wait_status, bool oom);
 /* The environment holding inv (queued) went away before delivering it: find another. */
 void invoker_requeue(struct invocation *inv);
 /* The environment initialising for inv overran the init limit: start a fresh one whose init runs

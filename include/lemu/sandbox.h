@@ -1,14 +1,29 @@
 /* What happens between fork and exec of a handler process: its own process group, death with
- * lemu (PR_SET_PDEATHSIG), a clean signal mask, stdin from /dev/null, stdout+stderr into one pipe
+ * lemu (PR_SET_PDEATHSIG), its environment's cgroups, Lambda's rlimits, a seccomp filter refusing
+ * what Lambda refuses, a clean signal mask, stdin from /dev/null, stdout+stderr into one pipe
  * (Lambda merges them into one log stream), cwd at the code directory, Lambda's environment.
- * Only async-signal-safe calls run in the child; an exec failure comes back as an errno through a
- * CLOEXEC pipe (libuv's uv_spawn pattern). Limits and the seccomp filter will be added here. */
+ * Only async-signal-safe calls run in the child (the seccomp program is compiled by libseccomp in
+ * the parent, once); an exec failure comes back as an errno through a CLOEXEC pipe (libuv's
+ * uv_spawn pattern). Also: the per-environment TMPDIR, size-limited by a tmpfs where lemu may
+ * mount one. */
 #ifndef LEMU_SANDBOX_H
 #define LEMU_SANDBOX_H
 
+#include <linux/filter.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "lemu/err.h"
+
+#define SANDBOX_NOFILE 1024 /* Lambda's file descriptor limit */
+
+/* Process-wide sandbox state, built once at start. */
+struct sandbox {
+  bool seccomp_on;
+  struct sock_fprog prog;   /* the compiled filter (owned) */
+  char *tmp_base;           /* where per-environment TMPDIRs live (owned, removed at exit) */
+  bool tmp_tmpfs;           /* TMPDIRs are size-limited tmpfs mounts */
+};
 
 struct sandbox_spec {
   const char *path;        /* program to exec */
@@ -16,15 +31,25 @@ struct sandbox_spec {
   char *const *envp;
   const char *cwd;
   int output_fd;           /* becomes the child's stdout and stderr */
+  const int *cgroup_fds;   /* 2 cgroup.procs fds to join (-1 = none), or NULL */
+  const struct sandbox *sb;
 };
+
+/* Build the sandbox: seccomp (unless disabled), TMPDIR base. Makes lemu the reaper of its
+ * handlers' orphans. Logs nothing; sandbox_describe() says what is in force. */
+lemu_err_t sandbox_init(struct sandbox *sb, bool seccomp);
+void sandbox_cleanup(struct sandbox *sb);
+/* One line for the startup log. */
+void sandbox_describe(const struct sandbox *sb, char *out, size_t n);
 
 /* Start the process. On success *pid is its pid (also its process group id). LEMU_ERR_SPAWN with
  * *exec_errno set when fork or exec failed (ENOENT for a missing bootstrap, EACCES when it is not
  * executable, ...). */
 lemu_err_t sandbox_spawn(const struct sandbox_spec *spec, pid_t *pid, int *exec_errno);
 
-/* Called once at start: makes lemu the reaper of its handlers' orphans, so a grandchild cannot
- * escape by being reparented to init. */
-void sandbox_init(void);
+/* A fresh TMPDIR for an environment (size_mb limit where tmpfs is possible): malloc'd path. */
+char *sandbox_tmpdir_create(const struct sandbox *sb, unsigned long id, int size_mb);
+/* Unmount and remove it. Takes path. */
+void sandbox_tmpdir_destroy(const struct sandbox *sb, char *path);
 
 #endif

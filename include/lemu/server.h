@@ -3,10 +3,14 @@
 #ifndef LEMU_SERVER_H
 #define LEMU_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "lemu/cgroup.h"
 #include "lemu/config.h"
 #include "lemu/err.h"
+#include "lemu/loop.h"
+#include "lemu/sandbox.h"
 
 struct loop;
 struct http_server;
@@ -25,10 +29,17 @@ struct lemu_ctx {
   int unreserved_in_flight;      /* invocations drawing on the unreserved pool (concurrency.c) */
   size_t n_envs;
   const char *runtimes_dir;      /* lemu's python/node runtime shims */
+  struct sandbox sb;             /* seccomp program, TMPDIR base */
+  struct cgroup_sys cg;          /* memory/pids limits backend */
+  unsigned long next_env_id;
+  struct loop_timer rss_timer;   /* memory limit by RSS sampling when there are no cgroups */
 };
 
 /* Build the server from a loaded configuration (takes ownership of cfg's contents). */
-lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg);
+struct server_opts {
+  bool no_sandbox;               /* --no-sandbox: no seccomp filter */
+};
+lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg, const struct server_opts *opts);
 /* Print the URL line, run the loop until SIGTERM/SIGINT, then stop every environment. */
 int server_run(struct lemu_ctx *ctx);
 void server_destroy(struct lemu_ctx *ctx);
