@@ -141,6 +141,9 @@ static void inv_end(struct invocation *inv, char *body, size_t len, const char *
               status, error_type);
   inv->phase = INV_DONE;
   loop_timer_stop(inv->ctx->loop, &inv->timer);
+  if (inv->on_done)
+    inv->on_done(inv, fn_error ? INV_OUTCOME_FUNCTION_ERROR : INV_OUTCOME_SUCCESS, body, len,
+                 inv->on_done_cls);
   if (env) {
     env->inv = NULL;
     inv->env = NULL;
@@ -350,6 +353,8 @@ void invoker_init_timeout(struct invocation *inv)
 
 void invoker_abort(struct invocation *inv)
 {
+  if (inv->on_done)
+    inv->on_done(inv, INV_OUTCOME_ABORTED, NULL, 0, inv->on_done_cls);
   if (inv->caller) {
     struct http_req *req = inv->caller;
     inv->caller = NULL;

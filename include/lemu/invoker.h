@@ -18,8 +18,19 @@ struct lemu_ctx;
 struct function;
 struct env;
 struct http_req;
+struct invocation;
 
 #define INVOKER_HANDOFF_US (200u * 1000u) /* wait for an answered env's /next before spawning */
+
+/* How an invocation ended, for whoever waits on it without a connection (the async queue). */
+enum inv_outcome {
+  INV_OUTCOME_SUCCESS,
+  INV_OUTCOME_FUNCTION_ERROR,   /* handler error, timeout, crash, OOM, init failure */
+  INV_OUTCOME_ABORTED,          /* lemu stopped before it ended */
+};
+/* Called once when inv ends, before it is freed; body is the answer (borrowed). */
+typedef void (*invoker_done_fn)(struct invocation *inv, enum inv_outcome outcome, const char *body,
+                                size_t len, void *cls);
 
 enum inv_phase {
   INV_QUEUED,     /* assigned to an environment that has not asked for it yet */
@@ -39,6 +50,8 @@ struct invocation {
   char *client_context;         /* decoded JSON, or NULL */
   char *trace_id;
   struct http_req *caller;      /* the suspended Invoke, NULL for Event or when it went away */
+  invoker_done_fn on_done;      /* optional completion callback (async delivery) */
+  void *on_done_cls;
   struct env *env;
   enum inv_phase phase;
   bool want_tail;
