@@ -183,12 +183,21 @@ def test_wrong_request_id_and_second_response(make_lemu, tmp_path):
     assert resp["StatusCode"] == 200
     assert "FunctionError" not in resp
     assert body == b'{"ok": 1}'
-    assert [r["status"] for r in res] == [400, 400, 202, 400, 400], res
+    # A second answer for the same invocation is a state-machine violation (the RIE's 403
+    # InvalidStateTransition), not an unknown id.
+    assert [r["status"] for r in res] == [400, 400, 202, 403, 403], res
     assert error_doc(res[0]) == INVALID_ID
     assert error_doc(res[1]) == INVALID_ID
     assert json.loads(res[2]["body"]) == {"status": "OK"}
-    assert error_doc(res[3]) == INVALID_ID
-    assert error_doc(res[4]) == INVALID_ID
+    assert error_doc(res[3]) == {
+        "errorType": "InvalidStateTransition",
+        "errorMessage": "State transition from RuntimeResponseSentState to RuntimeResponseSentState "
+                        "failed for runtime. Error: State transition is not allowed"}
+    assert error_doc(res[4]) == {
+        "errorType": "InvalidStateTransition",
+        "errorMessage": "State transition from RuntimeResponseSentState to "
+                        "RuntimeInvocationErrorResponseState failed for runtime. Error: State "
+                        "transition is not allowed"}
     assert_serving(server)
     # The environment is still usable.
     _, rep, _, _ = invoke_report(server.client(), FunctionName="rt")
