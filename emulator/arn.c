@@ -38,20 +38,41 @@ static bool digit(char c)
   return c >= '0' && c <= '9';
 }
 
-/* [a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1} */
+static bool lower(char c)
+{
+  return c >= 'a' && c <= 'z';
+}
+
+/* [a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}: since the optional group is itself shaped like
+ * -[a-z]+, this is two letters, then one or two "-[a-z]+" segments (the first of two being gov,
+ * iso or iso plus one letter), then "-" and one digit. */
 static bool region_valid(const char *s, size_t n)
 {
-  size_t i = 2, j;
+  size_t i = 2, segs = 0, first = 0, first_len = 0;
 
-  if (n < 6 || !(s[0] >= 'a' && s[0] <= 'z') || !(s[1] >= 'a' && s[1] <= 'z') || s[2] != '-')
+  if (n < 6 || !lower(s[0]) || !lower(s[1]) || s[n - 2] != '-' || !digit(s[n - 1]))
     return false;
-  if (!digit(s[n - 1]) || s[n - 2] != '-')
-    return false;
-  /* middle: -[a-z]+ optionally preceded by -gov / -iso[a-z]? */
-  for (j = i + 1; j < n - 2; j++)
-    if (!((s[j] >= 'a' && s[j] <= 'z') || s[j] == '-'))
+  while (i < n - 2) {
+    size_t start;
+    if (s[i] != '-')
       return false;
-  return j > i + 1;
+    start = ++i;
+    while (i < n - 2 && lower(s[i]))
+      i++;
+    if (i == start)
+      return false;
+    if (++segs == 1) {
+      first = start;
+      first_len = i - start;
+    }
+  }
+  if (segs == 1)
+    return true;
+  if (segs != 2)
+    return false;
+  if (first_len == 3 && memcmp(s + first, "gov", 3) == 0)
+    return true;
+  return (first_len == 3 || first_len == 4) && memcmp(s + first, "iso", 3) == 0;
 }
 
 static bool qualifier_part_valid(const char *s, size_t n)
@@ -69,8 +90,9 @@ bool arn_qualifier_valid(const char *q)
 
   if (n == 0 || n > ARN_MAX_QUALIFIER)
     return false;
+  /* the Qualifier member's pattern is (|[a-zA-Z0-9$_-]+): '$' anywhere, never '.' */
   for (i = 0; i < n; i++)
-    if (!qualifier_char(q[i]) && q[i] != '$' && q[i] != '.')
+    if (!qualifier_char(q[i]) && q[i] != '$')
       return false;
   return true;
 }

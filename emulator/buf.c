@@ -1,4 +1,5 @@
 /* Bounded growable buffers and reference-counted blobs (see include/lemu/buf.h). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,9 @@ void buf_init(struct buf *b, size_t limit)
   b->data = NULL;
   b->len = 0;
   b->cap = 0;
-  b->limit = limit;
+  /* No object can exceed PTRDIFF_MAX bytes, so a larger limit (SIZE_MAX as "no limit") means
+   * the same thing; clamping it keeps limit + 1 and len + n + 1 from wrapping. */
+  b->limit = limit > (size_t)PTRDIFF_MAX ? (size_t)PTRDIFF_MAX : limit;
 }
 
 lemu_err_t buf_reserve(struct buf *b, size_t n)
@@ -24,6 +27,7 @@ lemu_err_t buf_reserve(struct buf *b, size_t n)
   want = b->len + n + 1; /* room for a NUL so text users can terminate */
   if (want <= b->cap)
     return LEMU_ERR_OK;
+  /* limit <= PTRDIFF_MAX (buf_init), so want, limit + 1 and the doubling below cannot wrap */
   cap = b->cap ? b->cap : BUF_MIN_CAP;
   while (cap < want)
     cap *= 2;

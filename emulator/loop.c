@@ -110,17 +110,25 @@ lemu_err_t loop_watch(struct loop *l, int fd, uint32_t events, loop_io_fn fn, vo
 {
   struct epoll_event ev;
   struct watcher *w;
+  uint32_t gen;
 
-  if (fd < 0 || watchers_grow(l, fd))
+  if (fd < 0)
+    return LEMU_ERR_INVAL;
+  if (watchers_grow(l, fd))
     return LEMU_ERR_NOMEM;
   w = &l->watchers[fd];
-  w->fn = fn;
-  w->cls = cls;
-  w->gen = ++l->next_gen;
+  if (w->active)
+    return LEMU_ERR_EXISTS; /* one watcher per fd: leave the existing one untouched */
+  gen = ++l->next_gen;
+  if (gen == 0)
+    gen = ++l->next_gen; /* 0 marks an unwatched slot */
   ev.events = events;
-  ev.data.u64 = ((uint64_t)w->gen << 32) | (uint32_t)fd;
+  ev.data.u64 = ((uint64_t)gen << 32) | (uint32_t)fd;
   if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
     return LEMU_ERR_IO;
+  w->fn = fn;
+  w->cls = cls;
+  w->gen = gen;
   w->active = true;
   return LEMU_ERR_OK;
 }
