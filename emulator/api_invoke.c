@@ -7,6 +7,7 @@
 #include "lemu/api_invoke.h"
 #include "lemu/arn.h"
 #include "lemu/aws_errors.h"
+#include "lemu/function_meta.h"
 #include "lemu/invoker.h"
 #include "lemu/json_check.h"
 #include "lemu/logs.h"
@@ -113,10 +114,19 @@ static void invoke_handler(struct http_req *req, void *cls)
     return;
   }
   fn = registry_find(ctx->reg, ref.name);
-  if (!fn || (ref.region[0] && strcmp(ref.region, region) != 0) ||
-      (ref.account[0] && strcmp(ref.account, ctx->cfg.account_id) != 0) ||
-      (qualifier && strcmp(qualifier, AWS_VERSION_LATEST) != 0)) {
+  if (fn && ((ref.region[0] && strcmp(ref.region, region) != 0) ||
+             (ref.account[0] && strcmp(ref.account, ctx->cfg.account_id) != 0)))
+    fn = NULL;
+  /* A version number or an alias runs that published version's own function object, so
+   * X-Amz-Executed-Version is the version it resolved to. */
+  if (fn)
+    fn = fnmeta_resolve(fn, qualifier);
+  if (!fn) {
     aws_error_send(req, rid, AWS_ERR_RESOURCE_NOT_FOUND, arn);
+    goto out;
+  }
+  if (fnmeta_of(fn) && fnmeta_of(fn)->pending) {
+    aws_error_send(req, rid, AWS_ERR_FUNCTION_STATE_CONFLICT, AWS_STATE_PENDING);
     goto out;
   }
   if (!json_check(req->body.data ? req->body.data : "", req->body.len, &detail)) {

@@ -131,6 +131,48 @@ char *aws_validation_message(const char *value, const char *field, const char *c
                        "constraint: %s", value, field, constraint);
 }
 
+static void validation_push(struct aws_validation *v, char *one);
+
+void aws_validation_add(struct aws_validation *v, const char *value, const char *field,
+                        const char *constraint)
+{
+  validation_push(v, value ? util_asprintf("Value '%s' at '%s' failed to satisfy constraint: %s", value, field, constraint)
+                           : util_asprintf("Value null at '%s' failed to satisfy constraint: %s", field, constraint));
+}
+
+void aws_validation_add_sensitive(struct aws_validation *v, const char *field, const char *constraint)
+{
+  validation_push(v, util_asprintf("Value at '%s' failed to satisfy constraint: %s", field, constraint));
+}
+
+static void validation_push(struct aws_validation *v, char *one)
+{
+  char *joined;
+
+  if (!one)
+    return;
+  joined = v->parts ? util_asprintf("%s; %s", v->parts, one) : one;
+  if (joined != one)
+    free(one);
+  if (!joined)
+    return;
+  free(v->parts);
+  v->parts = joined;
+  v->n++;
+}
+
+char *aws_validation_take(struct aws_validation *v)
+{
+  char *msg = NULL;
+
+  if (v->n > 0 && v->parts)
+    msg = util_asprintf("%d validation error%s detected: %s", v->n, v->n == 1 ? "" : "s", v->parts);
+  free(v->parts);
+  v->parts = NULL;
+  v->n = 0;
+  return msg;
+}
+
 const char *aws_fn_error_type(enum aws_fn_error id)
 {
   return id < AWS_FN__COUNT ? fn_errors[id].type : fn_errors[AWS_FN_EXIT].type;
@@ -229,4 +271,28 @@ void aws_rapi_error_send(struct http_req *req, enum aws_rapi_error id, ...)
   free(msg);
   cJSON_Delete(body);
   http_req_send(req, row->status, resp);
+}
+
+void aws_error_send_raw(struct http_req *req, const char *request_id, unsigned status,
+                        const char *type, bool lower_message_key, bool message_only,
+                        const char *message)
+{
+  cJSON *body = cJSON_CreateObject();
+  struct MHD_Response *resp = NULL;
+  char *text = NULL;
+
+  if (body) {
+    if (!message_only)
+      cJSON_AddStringToObject(body, "Type", status >= 500 ? AWS_TYPE_SERVICE : AWS_TYPE_USER);
+    cJSON_AddStringToObject(body, lower_message_key ? "message" : "Message", message);
+    text = cJSON_PrintUnformatted(body);
+  }
+  cJSON_Delete(body);
+  if (text) {
+    resp = http_resp_take(text, strlen(text));
+    http_resp_header(resp, "Content-Type", AWS_CONTENT_TYPE_JSON);
+    http_resp_header(resp, AWS_HDR_ERROR_TYPE, type);
+    http_resp_header(resp, AWS_HDR_REQUEST_ID, request_id);
+  }
+  http_req_send(req, status, resp);
 }

@@ -169,7 +169,17 @@ static const char *const reserved_env_keys[] = {
   "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ", NULL,
 };
 
-static bool env_key_valid(const char *k)
+bool config_env_key_reserved(const char *key)
+{
+  size_t i;
+
+  for (i = 0; reserved_env_keys[i]; i++)
+    if (strcmp(key, reserved_env_keys[i]) == 0)
+      return true;
+  return false;
+}
+
+bool config_env_key_valid(const char *k)
 {
   size_t i;
 
@@ -218,17 +228,15 @@ static bool cfg_environment(struct cfg_ctx *c, const char *parent, const cJSON *
   }
   cJSON_ArrayForEach(it, vars) {
     char *kp = cfg_path(vp, it->string);
-    size_t k;
     bool bad = false;
-    if (!env_key_valid(it->string)) {
+    if (!config_env_key_valid(it->string)) {
       cfg_fail(c, kp, "expected a variable name matching [a-zA-Z]([a-zA-Z0-9_])+");
       bad = true;
     }
-    for (k = 0; !bad && reserved_env_keys[k]; k++)
-      if (strcmp(it->string, reserved_env_keys[k]) == 0) {
-        cfg_fail(c, kp, "expected a name that is not one of Lambda's reserved keys");
-        bad = true;
-      }
+    if (!bad && config_env_key_reserved(it->string)) {
+      cfg_fail(c, kp, "expected a name that is not one of Lambda's reserved keys");
+      bad = true;
+    }
     if (!bad && !cJSON_IsString(it)) {
       cfg_expected(c, kp, it, "a string");
       bad = true;
@@ -249,7 +257,7 @@ out:
   return ok;
 }
 
-static bool runtime_kind_of(const char *rt, enum runtime_kind *kind)
+bool config_runtime_kind(const char *rt, enum runtime_kind *kind)
 {
   static const char *const provided[] = {"provided", "provided.al2", "provided.al2023", NULL};
   static const char *const python[] = {"python3.8", "python3.9", "python3.10", "python3.11",
@@ -276,7 +284,7 @@ static bool runtime_kind_of(const char *rt, enum runtime_kind *kind)
   return false;
 }
 
-static bool function_name_valid(const char *n)
+bool config_function_name_valid(const char *n)
 {
   size_t i;
 
@@ -312,7 +320,7 @@ static bool cfg_function(struct cfg_ctx *c, const char *path, const cJSON *obj,
     goto out;
   if (!cfg_string(c, path, obj, "FunctionName", true, CONFIG_MAX_FUNCTION_NAME, &fc->name))
     goto out;
-  if (!function_name_valid(fc->name)) {
+  if (!config_function_name_valid(fc->name)) {
     p = cfg_path(path, "FunctionName");
     cfg_expected(c, p, cJSON_GetObjectItemCaseSensitive(obj, "FunctionName"),
                  "1 to 64 characters of a-z, A-Z, 0-9, - and _");
@@ -320,7 +328,7 @@ static bool cfg_function(struct cfg_ctx *c, const char *path, const cJSON *obj,
   }
   if (!cfg_string(c, path, obj, "Runtime", true, 64, &fc->runtime))
     goto out;
-  if (!runtime_kind_of(fc->runtime, &fc->kind)) {
+  if (!config_runtime_kind(fc->runtime, &fc->kind)) {
     free(p);
     p = cfg_path(path, "Runtime");
     cfg_expected(c, p, cJSON_GetObjectItemCaseSensitive(obj, "Runtime"),
@@ -468,6 +476,39 @@ static bool cfg_account(struct cfg_ctx *c, const cJSON *v, struct lemu_config *c
   return true;
 }
 
+/* lemu's own settings: {"PendingSeconds": 0..600, "StateDir": "path"}. A relative StateDir is
+ * taken relative to the config file's folder. */
+static bool cfg_lemu(struct cfg_ctx *c, const cJSON *v, struct lemu_config *cfg)
+{
+  static const char *const keys[] = {"PendingSeconds", "StateDir", NULL};
+  const cJSON *ps;
+  char *dir = NULL;
+
+  if (!cfg_object(c, "Lemu", v) || !cfg_known_keys(c, "Lemu", v, keys, "PendingSeconds, StateDir"))
+    return false;
+  ps = cJSON_GetObjectItemCaseSensitive(v, "PendingSeconds");
+  if (ps) {
+    if (!cJSON_IsNumber(ps) || ps->valuedouble < 0 || ps->valuedouble > CONFIG_MAX_PENDING_S) {
+      cfg_expected(c, "Lemu.PendingSeconds", ps, "a number of seconds from 0 to 600");
+      return false;
+    }
+    cfg->pending_seconds = ps->valuedouble;
+  }
+  if (!cfg_string(c, "Lemu", v, "StateDir", false, PATH_MAX, &dir))
+    return false;
+  if (dir) {
+    free(cfg->state_dir);
+    cfg->state_dir = dir[0] == '/' || !dir[0] ? dir : util_asprintf("%s/%s", c->base_dir, dir);
+    if (cfg->state_dir != dir)
+      free(dir);
+    if (!cfg->state_dir || !cfg->state_dir[0]) {
+      cfg_expected(c, "Lemu.StateDir", cJSON_GetObjectItemCaseSensitive(v, "StateDir"), "a directory path");
+      return false;
+    }
+  }
+  return true;
+}
+
 static char *read_file(const char *path, size_t *len, int *err)
 {
   FILE *f = fopen(path, "rb");
@@ -530,11 +571,12 @@ static void cfg_defaults(struct lemu_config *cfg)
   cfg->region = util_strdup(CONFIG_DEFAULT_REGION);
   cfg->account_id = util_strdup(CONFIG_DEFAULT_ACCOUNT);
   cfg->account_concurrency = CONFIG_DEFAULT_CONCURRENCY;
+  cfg->pending_seconds = CONFIG_DEFAULT_PENDING_S;
 }
 
 static bool cfg_load_file(struct cfg_ctx *c, const char *path, struct lemu_config *cfg)
 {
-  static const char *const keys[] = {"Listen", "Account", "Functions", NULL};
+  static const char *const keys[] = {"Listen", "Account", "Functions", "Lemu", NULL};
   cJSON *root = cfg_parse_file(c, path), *v;
   bool ok = false;
   int i = 0;
@@ -545,13 +587,16 @@ static bool cfg_load_file(struct cfg_ctx *c, const char *path, struct lemu_confi
     cfg_expected(c, NULL, root, "a JSON object at the top level");
     goto out;
   }
-  if (!cfg_known_keys(c, "", root, keys, "Listen, Account, Functions"))
+  if (!cfg_known_keys(c, "", root, keys, "Listen, Account, Functions, Lemu"))
     goto out;
   v = cJSON_GetObjectItemCaseSensitive(root, "Listen");
   if (v && !cfg_listen(c, v, cfg))
     goto out;
   v = cJSON_GetObjectItemCaseSensitive(root, "Account");
   if (v && !cfg_account(c, v, cfg))
+    goto out;
+  v = cJSON_GetObjectItemCaseSensitive(root, "Lemu");
+  if (v && !cfg_lemu(c, v, cfg))
     goto out;
   v = cJSON_GetObjectItemCaseSensitive(root, "Functions");
   if (v) {
@@ -697,5 +742,47 @@ void config_cleanup(struct lemu_config *cfg)
   free(cfg->region);
   free(cfg->account_id);
   free(cfg->source);
+  free(cfg->state_dir);
   memset(cfg, 0, sizeof(*cfg));
+}
+
+char *config_default_state_dir(void)
+{
+  const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+  if (xdg && xdg[0] == '/')
+    return util_asprintf("%s/%s", xdg, CONFIG_STATE_SUBDIR);
+  if (home && home[0])
+    return util_asprintf("%s/.local/state/%s", home, CONFIG_STATE_SUBDIR);
+  return NULL;
+}
+
+static char **strv_copy(char *const *v, size_t n, bool *ok)
+{
+  char **out = calloc(n + 1, sizeof(char *));
+  size_t i;
+
+  *ok = out != NULL;
+  for (i = 0; out && i < n; i++)
+    if (!(out[i] = util_strdup(v[i])))
+      *ok = false;
+  return out;
+}
+
+lemu_err_t function_config_copy(struct function_config *dst, const struct function_config *src)
+{
+  bool ok = true;
+
+  *dst = *src;
+  dst->name = util_strdup(src->name);
+  dst->runtime = util_strdup(src->runtime);
+  dst->handler = util_strdup(src->handler ? src->handler : "");
+  dst->code_dir = util_strdup(src->code_dir);
+  dst->description = util_strdup(src->description ? src->description : "");
+  dst->env = strv_copy(src->env, src->n_env, &ok);
+  if (!ok || !dst->name || !dst->runtime || !dst->handler || !dst->code_dir || !dst->description) {
+    function_config_cleanup(dst);
+    return LEMU_ERR_NOMEM;
+  }
+  return LEMU_ERR_OK;
 }

@@ -14,11 +14,15 @@
 static void usage(FILE *f)
 {
   fprintf(f,
-          "usage: lemu serve [-c lemu.json] [--listen HOST:PORT] [--no-sandbox] [--debug]\n"
+          "usage: lemu serve [-c lemu.json] [--listen HOST:PORT] [--state-dir DIR] [--pending-seconds S]\n"
+          "                  [--no-sandbox] [--debug]\n"
           "\n"
           "  serve   run the Lambda Invoke API and the Runtime API for the configured functions.\n"
           "          Without -c it serves the sample functions (%s).\n"
-          "          --listen 127.0.0.1:0 picks a free port; the first stdout line is the URL.\n",
+          "          --listen 127.0.0.1:0 picks a free port; the first stdout line is the URL.\n"
+          "          --state-dir DIR keeps functions created through the management API (default\n"
+          "          $XDG_STATE_HOME/lemu or ~/.local/state/lemu); --pending-seconds S is how long a\n"
+          "          created or updated function stays Pending / InProgress (default 1).\n",
           config_samples_dir());
 }
 
@@ -42,7 +46,7 @@ static int parse_listen(const char *arg, struct lemu_config *cfg)
 
 static int cmd_serve(int argc, char **argv)
 {
-  const char *config_path = NULL, *listen = NULL;
+  const char *config_path = NULL, *listen = NULL, *state_dir = NULL, *pending = NULL;
   struct server_opts opts = {0};
   struct lemu_config cfg;
   struct lemu_ctx *ctx;
@@ -55,6 +59,10 @@ static int cmd_serve(int argc, char **argv)
       config_path = argv[++i];
     } else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
       listen = argv[++i];
+    } else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc) {
+      state_dir = argv[++i];
+    } else if (!strcmp(argv[i], "--pending-seconds") && i + 1 < argc) {
+      pending = argv[++i];
     } else if (!strcmp(argv[i], "--no-sandbox")) {
       opts.no_sandbox = true;
     } else if (!strcmp(argv[i], "--debug")) {
@@ -78,6 +86,21 @@ static int cmd_serve(int argc, char **argv)
     fprintf(stderr, "lemu: --listen: expected HOST:PORT such as 127.0.0.1:9001, got \"%s\"\n", listen);
     config_cleanup(&cfg);
     return EXIT_USAGE;
+  }
+  if (state_dir || pending) {
+    char *end = NULL;
+    double secs = pending ? strtod(pending, &end) : 0;
+    if (pending && (end == pending || *end || !(secs >= 0 && secs <= CONFIG_MAX_PENDING_S))) {
+      fprintf(stderr, "lemu: --pending-seconds: expected a number of seconds from 0 to 600, got \"%s\"\n", pending);
+      config_cleanup(&cfg);
+      return EXIT_USAGE;
+    }
+    if (pending)
+      cfg.pending_seconds = secs;
+    if (state_dir) {
+      free(cfg.state_dir);
+      cfg.state_dir = strdup(state_dir);
+    }
   }
   if (server_create(&ctx, &cfg, &opts) != LEMU_ERR_OK) {
     config_cleanup(&cfg);

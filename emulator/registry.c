@@ -185,6 +185,8 @@ void function_unref(struct function *fn)
 {
   if (!fn || --fn->refs > 0)
     return;
+  if (fn->ext_free)
+    fn->ext_free(fn);
   function_derived_cleanup(fn);
   function_config_cleanup(&fn->cfg);
   free(fn);

@@ -64,6 +64,16 @@ lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg, const s
   rc = registry_create(&ctx->reg, &ctx->cfg, ctx->runtimes_dir);
   if (rc)
     goto fail;
+  {
+    /* The state dir: functions created through the management API (config functions win). */
+    char *message = NULL;
+    rc = api_functions_start(ctx, &message);
+    if (rc) {
+      logs_error("%s", message ? message : lemu_strerror(rc));
+      free(message);
+      goto fail;
+    }
+  }
   /* One routing table for the API port: Invoke first (the hot path), then management. */
   ctx->api_routes = calloc(api_invoke_n_routes + api_functions_n_routes, sizeof(*ctx->api_routes));
   if (!ctx->api_routes)
@@ -138,6 +148,7 @@ void server_destroy(struct lemu_ctx *ctx)
   http_server_destroy(ctx->api);
   http_server_destroy(ctx->rt);
   registry_destroy(ctx->reg);
+  api_functions_stop(ctx);
   loop_destroy(ctx->loop);
   free(ctx->api_routes);
   config_cleanup(&ctx->cfg);

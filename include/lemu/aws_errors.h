@@ -148,6 +148,12 @@ const char *aws_error_type(enum aws_api_error id);
  * JSON body), the message formatted from the row's format and the arguments. */
 void aws_error_send(struct http_req *req, const char *request_id, enum aws_api_error id, ...);
 
+/* An error row that lives in another table (fault_catalog): status, x-amzn-ErrorType, and a body
+ * {"Type", "message"|"Message"} (message_only: just {"Message"}). */
+void aws_error_send_raw(struct http_req *req, const char *request_id, unsigned status,
+                        const char *type, bool lower_message_key, bool message_only,
+                        const char *message);
+
 /* TooManyRequestsException Reason values (reference §1.5). */
 #define AWS_REASON_RESERVED_CONCURRENCY "ReservedFunctionConcurrentInvocationLimitExceeded"
 #define AWS_REASON_ACCOUNT_CONCURRENCY "ConcurrentInvocationLimitExceeded"
@@ -160,13 +166,16 @@ void aws_throttle_send(struct http_req *req, const char *request_id, const char 
  * constraint: <constraint>" wrapped in "1 validation error detected: ...". Caller frees. */
 char *aws_validation_message(const char *value, const char *field, const char *constraint);
 /* Several constraint failures in one message, as AWS words them: "1 validation error detected:
- * <one>" or "N validation errors detected: <one>; <two>". Caller-embedded, zero-initialised. */
+ * <one>" or "N validation errors detected: <one>; <two>". Caller-embedded, zero-initialised.
+ * A NULL value is worded "Value null at ...". */
 struct aws_validation {
   char *parts; /* "; "-joined failures */
   int n;
 };
 void aws_validation_add(struct aws_validation *v, const char *value, const char *field,
                         const char *constraint);
+/* A failure of a sensitive member (Environment.Variables): AWS leaves the value out. */
+void aws_validation_add_sensitive(struct aws_validation *v, const char *field, const char *constraint);
 /* The message (caller frees), NULL when nothing was added; resets v. */
 char *aws_validation_take(struct aws_validation *v);
 #define AWS_CONSTRAINT_FUNCTION_NAME_PATTERN                                                      \
@@ -226,6 +235,7 @@ char *aws_validation_take(struct aws_validation *v);
 #define AWS_CONSTRAINT_FUNCTION_VERSION "Member must satisfy enum value set: [ALL]"
 #define AWS_CONSTRAINT_STATEMENT_ID_PATTERN "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_.]+)"
 #define AWS_CONSTRAINT_ALIAS_PATTERN "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+#define AWS_CONSTRAINT_NOT_NULL "Member must not be null"
 #define AWS_CONSTRAINT_VERSION_PATTERN "Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)"
 
 /* ---- function errors: 200 + X-Amz-Function-Error, body {"errorType","errorMessage"}

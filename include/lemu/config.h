@@ -5,6 +5,7 @@
 #ifndef LEMU_CONFIG_H
 #define LEMU_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lemu/err.h"
@@ -23,6 +24,9 @@
 #define CONFIG_MAX_EPHEMERAL_MB 10240
 #define CONFIG_MAX_ENV_BYTES 4096
 #define CONFIG_MAX_FUNCTION_NAME 64
+#define CONFIG_DEFAULT_PENDING_S 1.0 /* Pending / InProgress time of a created or updated function */
+#define CONFIG_MAX_PENDING_S 600.0
+#define CONFIG_STATE_SUBDIR "lemu"   /* under $XDG_STATE_HOME, or ~/.local/state */
 
 enum runtime_kind { RUNTIME_PROVIDED, RUNTIME_PYTHON, RUNTIME_NODE };
 
@@ -50,6 +54,9 @@ struct lemu_config {
   struct function_config *functions;
   size_t n_functions;
   char *source;       /* the file it came from, or the samples directory */
+  /* lemu extensions (top-level "Lemu" key, or the command line) */
+  char *state_dir;    /* where API-created functions persist; NULL = config_default_state_dir() */
+  double pending_seconds; /* how long a created/updated function stays Pending / InProgress */
 };
 
 /* Load path (NULL = embedded default: the sample functions). On failure returns LEMU_ERR_CONFIG
@@ -59,5 +66,18 @@ void config_cleanup(struct lemu_config *cfg);
 void function_config_cleanup(struct function_config *fc);
 /* Where the default configuration looks for sample functions. */
 const char *config_samples_dir(void);
+/* $XDG_STATE_HOME/lemu, else $HOME/.local/state/lemu (malloc'd; NULL when neither is set). */
+char *config_default_state_dir(void);
+
+/* Pieces of a function definition's validation, shared with the management API (which words its
+ * own errors as AWS does). */
+bool config_runtime_kind(const char *runtime, enum runtime_kind *kind);
+bool config_function_name_valid(const char *name);
+/* [a-zA-Z]([a-zA-Z0-9_])+ */
+bool config_env_key_valid(const char *key);
+/* One of the variables Lambda sets itself and refuses in Environment.Variables. */
+bool config_env_key_reserved(const char *key);
+/* Deep copy of src into dst (dst is overwritten, not cleaned). LEMU_ERR_NOMEM leaves dst empty. */
+lemu_err_t function_config_copy(struct function_config *dst, const struct function_config *src);
 
 #endif

@@ -33,6 +33,7 @@ struct function {
   size_t n_envs;
   int in_flight;              /* invocations holding a concurrency slot of it (concurrency.c) */
   void *ext;                  /* management data (versions, state, tags), owned by its module */
+  void (*ext_free)(struct function *fn); /* frees ext when the last reference goes (may be NULL) */
 };
 
 struct registry {

@@ -16,6 +16,7 @@ struct loop;
 struct http_server;
 struct registry;
 struct env;
+struct store;
 struct http_route;
 
 struct lemu_ctx {
@@ -29,6 +30,8 @@ struct lemu_ctx {
   int unreserved_in_flight;      /* invocations drawing on the unreserved pool (concurrency.c) */
   size_t n_envs;
   const char *runtimes_dir;      /* lemu's python/node runtime shims */
+  struct store *store;           /* state dir: API-created functions (function_meta, store) */
+  char *tmp_state_dir;           /* a temporary state dir lemu made itself, removed at exit */
   struct sandbox sb;             /* seccomp program, TMPDIR base */
   struct cgroup_sys cg;          /* memory/pids limits backend */
   unsigned long next_env_id;
