@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lemu/api_functions.h"
+#include "lemu/fault_rules.h"
 #include "lemu/arn.h"
 #include "lemu/aws_errors.h"
 #include "lemu/code_package.h"
@@ -744,6 +745,8 @@ out:
 
 /* ---- reading ---- */
 
+static cJSON *configuration_with_faults(struct lemu_ctx *ctx, const struct function *fn);
+
 static void get_function(struct http_req *req, void *cls)
 {
   struct mg g;
@@ -759,7 +762,7 @@ static void get_function(struct http_req *req, void *cls)
     return;
   m = fnmeta_of(latest);
   o = cJSON_CreateObject();
-  cJSON_AddItemToObject(o, "Configuration", fnmeta_configuration(target));
+  cJSON_AddItemToObject(o, "Configuration", configuration_with_faults(cls, target));
   code = cJSON_AddObjectToObject(o, "Code");
   loc = util_asprintf("file://%s", target->cfg.code_dir);
   if (code) {
@@ -777,6 +780,21 @@ static void get_function(struct http_req *req, void *cls)
   mg_send(&g, MG_STATUS_OK, o);
 }
 
+/* A "pending" fault rule makes the function report State Pending (fault_catalog). */
+static cJSON *configuration_with_faults(struct lemu_ctx *ctx, const struct function *fn)
+{
+  cJSON *c = fnmeta_configuration(fn);
+
+  if (c && ctx->faults && fault_engine_pending(ctx->faults, fn->cfg.name, util_epoch_ms())) {
+    cJSON_ReplaceItemInObject(c, "State", cJSON_CreateString(AWS_STATE_PENDING));
+    cJSON_DeleteItemFromObject(c, "StateReason");
+    cJSON_DeleteItemFromObject(c, "StateReasonCode");
+    cJSON_AddStringToObject(c, "StateReason", AWS_STATE_REASON_CREATING);
+    cJSON_AddStringToObject(c, "StateReasonCode", AWS_STATE_REASON_CODE_CREATING);
+  }
+  return c;
+}
+
 static void get_function_configuration(struct http_req *req, void *cls)
 {
   struct mg g;
@@ -787,7 +805,7 @@ static void get_function_configuration(struct http_req *req, void *cls)
   mg_init(&g, req, cls);
   if (!mg_find(&g, req->params[0], true, &ref, &latest, &target, &q))
     return;
-  mg_send(&g, MG_STATUS_OK, fnmeta_configuration(target));
+  mg_send(&g, MG_STATUS_OK, configuration_with_faults(cls, target));
 }
 
 /* MaxItems query (1..10000): false after answering when invalid. *page = items per page. */

@@ -9,6 +9,9 @@
 #include "lemu/aws_errors.h"
 #include "lemu/function_meta.h"
 #include "lemu/invoker.h"
+#include "lemu/event_queue.h"
+#include "lemu/fault_catalog.h"
+#include "lemu/fault_rules.h"
 #include "lemu/json_check.h"
 #include "lemu/logs.h"
 #include "lemu/registry.h"
@@ -67,7 +70,8 @@ static void invoke_handler(struct http_req *req, void *cls)
   struct function *fn;
   struct invocation *inv;
   struct blob *payload;
-  bool event, dry_run;
+  bool event, dry_run, fired;
+  struct fault_hit hit;
   char *body;
   size_t len;
 
@@ -155,6 +159,28 @@ static void invoke_handler(struct http_req *req, void *cls)
     http_req_send(req, INVOKE_DRY_RUN_STATUS, resp);
     goto out;
   }
+  fired = fault_engine_decide(ctx->faults, fn->cfg.name, req->body.data, req->body.len, cc_json,
+                              util_epoch_ms(), &hit);
+  if (fired) {
+    logs_info("fault %s (%s) fired for request %s of %s", hit.id, hit.kind->name, rid, fn->cfg.name);
+    if (hit.kind->action == FAULT_API_ERROR || hit.kind->action == FAULT_THROTTLE ||
+        hit.kind->action == FAULT_PENDING) {
+      fault_catalog_send(req, rid, hit.kind, hit.params); /* AWS's bytes, before any handler */
+      goto out;
+    }
+  }
+  if (event) {
+    /* Durable before the 202: the queue commits the event, then delivers it as capacity allows. */
+    if (event_queue_push(ctx->evq, fn->cfg.name, qualifier, rid, req->body.data ? req->body.data : "",
+                         req->body.len) != LEMU_ERR_OK) {
+      aws_error_send(req, rid, AWS_ERR_SERVICE);
+    } else {
+      struct MHD_Response *resp = http_resp_copy("", 0);
+      http_resp_header(resp, AWS_HDR_REQUEST_ID, rid);
+      http_req_send(req, INVOKE_EVENT_STATUS, resp);
+    }
+    goto out;
+  }
   body = buf_take(&req->body, &len);
   payload = blob_new_take(body, len);
   inv = payload ? invoker_create(ctx, fn, payload,
@@ -164,33 +190,21 @@ static void invoke_handler(struct http_req *req, void *cls)
     aws_error_send(req, rid, AWS_ERR_SERVICE);
     goto out;
   }
+  memcpy(inv->request_id, rid, sizeof(inv->request_id)); /* the id any fault log line named */
   inv->client_context = cc_json;
   cc_json = NULL;
-  inv->want_tail = !event && log_type && !strcmp(log_type, AWS_LOG_TYPE_TAIL);
-  if (!event) {
+  inv->want_tail = log_type && !strcmp(log_type, AWS_LOG_TYPE_TAIL);
+  if (fired)
+    invoker_set_fault(inv, &hit);
+  {
     const char *throttle = invoker_admit(inv);
     if (throttle) {
       aws_throttle_send(req, inv->request_id, throttle);
       invoker_abort(inv);
       goto out;
     }
-  } else if (invoker_admit(inv)) {
-    /* Until the durable async queue exists, a throttled event is accepted and dropped. */
-    struct MHD_Response *resp = http_resp_copy("", 0);
-    http_resp_header(resp, AWS_HDR_REQUEST_ID, inv->request_id);
-    http_req_send(req, INVOKE_EVENT_STATUS, resp);
-    logs_warn("event %s for %s throttled and dropped (no async retry queue yet)", inv->request_id,
-              fn->cfg.name);
-    invoker_abort(inv);
-    goto out;
   }
-  if (event) {
-    struct MHD_Response *resp = http_resp_copy("", 0);
-    http_resp_header(resp, AWS_HDR_REQUEST_ID, inv->request_id);
-    http_req_send(req, INVOKE_EVENT_STATUS, resp);
-  } else {
-    invoker_attach_caller(inv, req); /* answered when the invocation ends */
-  }
+  invoker_attach_caller(inv, req); /* answered when the invocation ends */
   invoker_start(inv);
 out:
   free(cc_json);

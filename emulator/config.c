@@ -303,10 +303,12 @@ static bool cfg_function(struct cfg_ctx *c, const char *path, const cJSON *obj,
 {
   static const char *const keys[] = {
     "FunctionName", "Runtime", "Handler", "CodeUri", "Timeout", "MemorySize", "Description",
-    "Environment", "ReservedConcurrentExecutions", "EphemeralStorage", "Architectures", NULL};
+    "Environment", "ReservedConcurrentExecutions", "EphemeralStorage", "Architectures",
+    "EventInvokeConfig", "DeadLetterConfig", NULL};
   static const char keys_text[] =
     "FunctionName, Runtime, Handler, CodeUri, Timeout, MemorySize, Description, Environment, "
-    "ReservedConcurrentExecutions, EphemeralStorage, Architectures";
+    "ReservedConcurrentExecutions, EphemeralStorage, Architectures, EventInvokeConfig, "
+    "DeadLetterConfig";
   char *code_uri = NULL, *p = NULL;
   const cJSON *v;
   bool ok = false;
@@ -406,6 +408,75 @@ out:
   return ok;
 }
 
+/* EventInvokeConfig and DeadLetterConfig of a function entry, kept for the async queue. */
+static bool cfg_async(struct cfg_ctx *c, struct lemu_config *cfg, const char *path, const cJSON *obj,
+                      const char *name)
+{
+  const cJSON *eic = cJSON_GetObjectItemCaseSensitive(obj, "EventInvokeConfig");
+  const cJSON *dlq = cJSON_GetObjectItemCaseSensitive(obj, "DeadLetterConfig");
+  cJSON *entry;
+  char *p = NULL;
+  bool ok = false;
+
+  if (!eic && !dlq)
+    return true;
+  if (eic) {
+    static const char *const keys[] = {"MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig", NULL};
+    const cJSON *d;
+    int dummy;
+    p = cfg_path(path, "EventInvokeConfig");
+    if (!cfg_object(c, p, eic) ||
+        !cfg_known_keys(c, p, eic, keys, "MaximumRetryAttempts, MaximumEventAgeInSeconds, DestinationConfig") ||
+        !cfg_int(c, p, eic, "MaximumRetryAttempts", 0, 2, &dummy) ||
+        !cfg_int(c, p, eic, "MaximumEventAgeInSeconds", 60, 21600, &dummy))
+      goto out;
+    d = cJSON_GetObjectItemCaseSensitive(eic, "DestinationConfig");
+    if (d) {
+      static const char *const which[] = {"OnSuccess", "OnFailure", NULL};
+      size_t i;
+      char *dp = cfg_path(p, "DestinationConfig");
+      bool bad = !cfg_object(c, dp, d) || !cfg_known_keys(c, dp, d, which, "OnSuccess, OnFailure");
+      for (i = 0; !bad && which[i]; i++) {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(d, which[i]);
+        const cJSON *arn = w ? cJSON_GetObjectItemCaseSensitive(w, "Destination") : NULL;
+        if (w && (!cJSON_IsString(arn) || strncmp(arn->valuestring, "arn:", 4) != 0)) {
+          char *wp = cfg_path(dp, which[i]), *ap = wp ? cfg_path(wp, "Destination") : NULL;
+          cfg_expected(c, ap, arn, "an ARN (arn:aws:sqs:..., arn:aws:sns:..., arn:aws:lambda:..., arn:aws:events:...)");
+          free(ap);
+          free(wp);
+          bad = true;
+        }
+      }
+      free(dp);
+      if (bad)
+        goto out;
+    }
+  }
+  if (dlq) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(dlq, "TargetArn");
+    free(p);
+    p = cfg_path(path, "DeadLetterConfig");
+    if (!cfg_object(c, p, dlq) || !cJSON_IsString(t) || strncmp(t->valuestring, "arn:", 4) != 0) {
+      char *tp = cfg_path(p, "TargetArn");
+      cfg_expected(c, tp, t, "the ARN of an SQS queue or SNS topic");
+      free(tp);
+      goto out;
+    }
+  }
+  if (!cfg->async)
+    cfg->async = cJSON_CreateObject();
+  entry = cJSON_CreateObject();
+  if (eic)
+    cJSON_AddItemToObject(entry, "EventInvokeConfig", cJSON_Duplicate(eic, true));
+  if (dlq)
+    cJSON_AddItemToObject(entry, "DeadLetterConfig", cJSON_Duplicate(dlq, true));
+  cJSON_AddItemToObject(cfg->async, name, entry);
+  ok = true;
+out:
+  free(p);
+  return ok;
+}
+
 static bool cfg_add_function(struct cfg_ctx *c, struct lemu_config *cfg, const char *path,
                              const cJSON *obj, const char *default_code_dir)
 {
@@ -429,6 +500,10 @@ static bool cfg_add_function(struct cfg_ctx *c, struct lemu_config *cfg, const c
     return false;
   }
   cfg->functions = grown;
+  if (!cfg_async(c, cfg, path, obj, fc.name)) {
+    function_config_cleanup(&fc);
+    return false;
+  }
   cfg->functions[cfg->n_functions++] = fc;
   return true;
 }
@@ -463,8 +538,8 @@ static bool cfg_account(struct cfg_ctx *c, const cJSON *v, struct lemu_config *c
   if (!cfg_object(c, "Account", v) ||
       !cfg_known_keys(c, "Account", v, keys, "ConcurrentExecutions, Region, AccountId") ||
       !cfg_int(c, "Account", v, "ConcurrentExecutions", 1, 1000000, &cfg->account_concurrency) ||
-      !cfg_string(c, "Account", v, "Region", true, 32, &cfg->region) ||
-      !cfg_string(c, "Account", v, "AccountId", true, 12, &cfg->account_id))
+      !cfg_string(c, "Account", v, "Region", false, 32, &cfg->region) ||
+      !cfg_string(c, "Account", v, "AccountId", false, 12, &cfg->account_id))
     return false;
   for (i = 0; cfg->account_id[i]; i++)
     if (cfg->account_id[i] < '0' || cfg->account_id[i] > '9')
@@ -480,12 +555,21 @@ static bool cfg_account(struct cfg_ctx *c, const cJSON *v, struct lemu_config *c
  * taken relative to the config file's folder. */
 static bool cfg_lemu(struct cfg_ctx *c, const cJSON *v, struct lemu_config *cfg)
 {
-  static const char *const keys[] = {"PendingSeconds", "StateDir", NULL};
-  const cJSON *ps;
+  static const char *const keys[] = {"PendingSeconds", "StateDir", "TimeScale", NULL};
+  const cJSON *ps, *ts;
   char *dir = NULL;
 
-  if (!cfg_object(c, "Lemu", v) || !cfg_known_keys(c, "Lemu", v, keys, "PendingSeconds, StateDir"))
+  if (!cfg_object(c, "Lemu", v) ||
+      !cfg_known_keys(c, "Lemu", v, keys, "PendingSeconds, StateDir, TimeScale"))
     return false;
+  ts = cJSON_GetObjectItemCaseSensitive(v, "TimeScale");
+  if (ts) {
+    if (!cJSON_IsNumber(ts) || ts->valuedouble <= 0 || ts->valuedouble > 1000) {
+      cfg_expected(c, "Lemu.TimeScale", ts, "a number greater than 0 (1 = real time, 0.001 = 1000 times faster)");
+      return false;
+    }
+    cfg->time_scale = ts->valuedouble;
+  }
   ps = cJSON_GetObjectItemCaseSensitive(v, "PendingSeconds");
   if (ps) {
     if (!cJSON_IsNumber(ps) || ps->valuedouble < 0 || ps->valuedouble > CONFIG_MAX_PENDING_S) {
@@ -572,11 +656,12 @@ static void cfg_defaults(struct lemu_config *cfg)
   cfg->account_id = util_strdup(CONFIG_DEFAULT_ACCOUNT);
   cfg->account_concurrency = CONFIG_DEFAULT_CONCURRENCY;
   cfg->pending_seconds = CONFIG_DEFAULT_PENDING_S;
+  cfg->time_scale = 1.0;
 }
 
 static bool cfg_load_file(struct cfg_ctx *c, const char *path, struct lemu_config *cfg)
 {
-  static const char *const keys[] = {"Listen", "Account", "Functions", "Lemu", NULL};
+  static const char *const keys[] = {"Listen", "Account", "Functions", "Lemu", "Faults", NULL};
   cJSON *root = cfg_parse_file(c, path), *v;
   bool ok = false;
   int i = 0;
@@ -587,8 +672,16 @@ static bool cfg_load_file(struct cfg_ctx *c, const char *path, struct lemu_confi
     cfg_expected(c, NULL, root, "a JSON object at the top level");
     goto out;
   }
-  if (!cfg_known_keys(c, "", root, keys, "Listen, Account, Functions, Lemu"))
+  if (!cfg_known_keys(c, "", root, keys, "Listen, Account, Functions, Lemu, Faults"))
     goto out;
+  v = cJSON_GetObjectItemCaseSensitive(root, "Faults");
+  if (v) {
+    if (!cJSON_IsArray(v)) {
+      cfg_expected(c, "Faults", v, "an array of fault rules");
+      goto out;
+    }
+    cfg->faults = cJSON_Duplicate(v, true); /* each rule is checked by the fault engine */
+  }
   v = cJSON_GetObjectItemCaseSensitive(root, "Listen");
   if (v && !cfg_listen(c, v, cfg))
     goto out;
@@ -742,6 +835,8 @@ void config_cleanup(struct lemu_config *cfg)
   free(cfg->region);
   free(cfg->account_id);
   free(cfg->source);
+  cJSON_Delete(cfg->faults);
+  cJSON_Delete(cfg->async);
   free(cfg->state_dir);
   memset(cfg, 0, sizeof(*cfg));
 }

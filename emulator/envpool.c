@@ -57,6 +57,13 @@ static void on_next_req_closed(struct http_req *req, void *owner)
   }
 }
 
+void envpool_hold_next(struct env *env, struct http_req *next_req)
+{
+  env->next_req = next_req;
+  next_req->owner = env;
+  next_req->on_close = on_next_req_closed;
+}
+
 void envpool_park(struct env *env, struct http_req *next_req)
 {
   struct function *fn = env->fn;

@@ -9,6 +9,10 @@
 #include "lemu/aws_errors.h"
 #include "lemu/concurrency.h"
 #include "lemu/envpool.h"
+#include "lemu/fault_catalog.h"
+#include "lemu/fault_rules.h"
+#include <cjson/cJSON.h>
+#include <signal.h>
 #include "lemu/http_server.h"
 #include "lemu/invoker.h"
 #include "lemu/registry.h"
@@ -50,18 +54,19 @@ struct invocation *invoker_create(struct lemu_ctx *ctx, struct function *fn, str
   inv->fn = function_ref(fn);
   inv->payload = payload_take;
   inv->version = fn->version;
+  inv->fault = -1;
   inv->created_us = util_now_us();
   util_uuid(inv->request_id);
   inv->invoked_arn = util_strdup(invoked_arn);
   inv->trace_id = make_trace_id();
   loop_timer_init(&inv->timer, on_timer, inv);
   logs_tail_init(&inv->tail);
+  inv->all_next = ctx->invocations;
+  if (ctx->invocations)
+    ctx->invocations->all_prev = inv;
+  ctx->invocations = inv;
   if (!inv->invoked_arn || !inv->trace_id) {
-    free(inv->invoked_arn);
-    free(inv->trace_id);
-    blob_unref(inv->payload);
-    function_unref(inv->fn);
-    free(inv);
+    invoker_abort(inv);
     return NULL;
   }
   return inv;
@@ -92,6 +97,12 @@ void invoker_attach_caller(struct invocation *inv, struct http_req *req)
 
 static void inv_free(struct invocation *inv)
 {
+  if (inv->all_prev)
+    inv->all_prev->all_next = inv->all_next;
+  else if (inv->ctx->invocations == inv)
+    inv->ctx->invocations = inv->all_next;
+  if (inv->all_next)
+    inv->all_next->all_prev = inv->all_prev;
   loop_timer_stop(inv->ctx->loop, &inv->timer);
   if (inv->caller) {
     inv->caller->on_close = NULL;
@@ -105,8 +116,29 @@ static void inv_free(struct invocation *inv)
   free(inv->invoked_arn);
   free(inv->client_context);
   free(inv->trace_id);
+  free(inv->fault_body);
   function_unref(inv->fn);
   free(inv);
+}
+
+void invoker_set_fault(struct invocation *inv, const struct fault_hit *hit)
+{
+  const cJSON *ms = hit->params ? cJSON_GetObjectItemCaseSensitive(hit->params, "Ms") : NULL;
+
+  inv->fault = (int)hit->kind->action;
+  switch (hit->kind->action) {
+  case FAULT_LATENCY:
+    inv->fault_latency_us = (uint64_t)((cJSON_IsNumber(ms) ? ms->valuedouble : 1000.0) * 1000.0);
+    break;
+  case FAULT_FUNCTION_ERROR:
+    inv->fault_body = fault_catalog_function_error_body(hit->params);
+    break;
+  case FAULT_HTTP_RESPONSE:
+    inv->fault_body = fault_catalog_http_response_body(hit->params);
+    break;
+  default:
+    break;
+  }
 }
 
 /* The one ending. fn_error: the answer carries X-Amz-Function-Error. status/error_type: REPORT's
@@ -205,6 +237,21 @@ void invoker_start(struct invocation *inv)
   struct function *fn = inv->fn;
   struct env *env;
 
+  if (inv->fault == FAULT_LATENCY && inv->fault_latency_us && !inv->delaying) {
+    inv->delaying = true; /* dispatched when the timer fires (on_timer) */
+    inv->phase = INV_QUEUED;
+    loop_timer_start(inv->ctx->loop, &inv->timer, inv->fault_latency_us);
+    return;
+  }
+  if (inv->fault == FAULT_FUNCTION_ERROR || inv->fault == FAULT_HTTP_RESPONSE) {
+    /* Answered without running the handler, as the fault's table row says. */
+    char *body = inv->fault_body;
+    bool fn_error = inv->fault == FAULT_FUNCTION_ERROR;
+    inv->fault_body = NULL;
+    inv_end(inv, body, body ? strlen(body) : 0, NULL, fn_error, fn_error ? INV_STATUS_ERROR : NULL, NULL, false);
+    return;
+  }
+
   if (fn->missing_program) {
     invoker_finish_platform_error(inv, AWS_FN_RUNTIME_MISSING,
                                   aws_fn_error_body(AWS_FN_RUNTIME_MISSING, inv->request_id,
@@ -270,12 +317,31 @@ void invoker_deliver(struct invocation *inv, struct env *env, struct http_req *n
   if (inv->client_context)
     http_resp_header(resp, AWS_HDR_RT_CLIENT_CONTEXT, inv->client_context);
   http_req_send(next_req, 200, resp);
+  switch (inv->fault) {
+  case FAULT_TIMEOUT:
+    inv->hold_answer = true; /* it ends at its deadline, killed as a real timeout is */
+    break;
+  case FAULT_OOM:
+    env->oom = true; /* reported as the memory limit's kill when reaped */
+    kill(-env->pid, SIGKILL);
+    break;
+  case FAULT_CRASH:
+    kill(-env->pid, SIGKILL);
+    break;
+  default:
+    break;
+  }
 }
 
 static void on_timer(void *cls)
 {
   struct invocation *inv = cls;
 
+  if (inv->delaying) {
+    inv->fault_latency_us = 0; /* the injected latency is over: dispatch now */
+    invoker_start(inv);
+    return;
+  }
   if (!inv->deadline_armed) {
     /* Handoff window over: the answered environment did not come back for it. */
     struct env *env = inv->env;
@@ -362,4 +428,16 @@ void invoker_abort(struct invocation *inv)
     aws_error_send(req, inv->request_id, AWS_ERR_SERVICE);
   }
   inv_free(inv);
+}
+
+void invoker_abort_all(struct lemu_ctx *ctx)
+{
+  while (ctx->invocations) {
+    struct invocation *inv = ctx->invocations;
+    if (inv->env) {
+      inv->env->inv = NULL;
+      inv->env = NULL;
+    }
+    invoker_abort(inv);
+  }
 }

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "lemu/config.h"
+#include "lemu/fault_catalog.h"
+#include "lemu/fault_client.h"
 #include "lemu/logs.h"
 #include "lemu/server.h"
 
@@ -15,14 +17,18 @@ static void usage(FILE *f)
 {
   fprintf(f,
           "usage: lemu serve [-c lemu.json] [--listen HOST:PORT] [--state-dir DIR] [--pending-seconds S]\n"
-          "                  [--no-sandbox] [--debug]\n"
+          "                  [--time-scale F] [--no-sandbox] [--debug]\n"
+          "       lemu fault [--endpoint-url URL] add RULE_JSON | list | clear [ID] | import FIS.json [--seed N]\n"
+          "       lemu faults-doc        print the fault catalog (docs/faults.md)\n"
           "\n"
           "  serve   run the Lambda Invoke API and the Runtime API for the configured functions.\n"
           "          Without -c it serves the sample functions (%s).\n"
           "          --listen 127.0.0.1:0 picks a free port; the first stdout line is the URL.\n"
           "          --state-dir DIR keeps functions created through the management API (default\n"
           "          $XDG_STATE_HOME/lemu or ~/.local/state/lemu); --pending-seconds S is how long a\n"
-          "          created or updated function stays Pending / InProgress (default 1).\n",
+          "          created or updated function stays Pending / InProgress (default 1).\n"
+          "          --time-scale F multiplies every async retry delay and event age (0.001: the\n"
+          "          1 min / 2 min retry schedule takes 60 ms / 120 ms).\n",
           config_samples_dir());
 }
 
@@ -63,6 +69,13 @@ static int cmd_serve(int argc, char **argv)
       state_dir = argv[++i];
     } else if (!strcmp(argv[i], "--pending-seconds") && i + 1 < argc) {
       pending = argv[++i];
+    } else if (!strcmp(argv[i], "--time-scale") && i + 1 < argc) {
+      char *end;
+      opts.time_scale = strtod(argv[++i], &end);
+      if (*end || !(opts.time_scale > 0 && opts.time_scale <= 1000)) {
+        fprintf(stderr, "lemu: --time-scale: expected a number greater than 0, got \"%s\"\n", argv[i]);
+        return EXIT_USAGE;
+      }
     } else if (!strcmp(argv[i], "--no-sandbox")) {
       opts.no_sandbox = true;
     } else if (!strcmp(argv[i], "--debug")) {
@@ -102,9 +115,12 @@ static int cmd_serve(int argc, char **argv)
       cfg.state_dir = strdup(state_dir);
     }
   }
-  if (server_create(&ctx, &cfg, &opts) != LEMU_ERR_OK) {
-    config_cleanup(&cfg);
-    return 1;
+  {
+    lemu_err_t err = server_create(&ctx, &cfg, &opts);
+    if (err != LEMU_ERR_OK) {
+      config_cleanup(&cfg);
+      return err == LEMU_ERR_CONFIG ? EXIT_CONFIG : 1;
+    }
   }
   rc = server_run(ctx);
   server_destroy(ctx);
@@ -115,6 +131,16 @@ int main(int argc, char **argv)
 {
   if (argc >= 2 && !strcmp(argv[1], "serve"))
     return cmd_serve(argc - 2, argv + 2);
+  if (argc >= 2 && !strcmp(argv[1], "fault"))
+    return fault_client_main(argc - 2, argv + 2);
+  if (argc >= 2 && !strcmp(argv[1], "faults-doc")) {
+    char *doc = fault_catalog_markdown();
+    if (!doc)
+      return 1;
+    fputs(doc, stdout);
+    free(doc);
+    return 0;
+  }
   if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
     usage(stdout);
     return 0;

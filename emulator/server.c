@@ -6,9 +6,17 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <cjson/cJSON.h>
+
+#include "lemu/api_async.h"
+#include "lemu/api_control.h"
 #include "lemu/api_functions.h"
+#include "lemu/event_queue.h"
+#include "lemu/fault_rules.h"
+#include "lemu/store.h"
 #include "lemu/api_invoke.h"
 #include "lemu/envpool.h"
+#include "lemu/invoker.h"
 #include "lemu/http_server.h"
 #include "lemu/logs.h"
 #include "lemu/loop.h"
@@ -33,6 +41,55 @@ static bool flush_logs(void *cls)
   (void)cls;
   logs_flush();
   return false;
+}
+
+/* The fault engine, with the config file's rules: a bad rule is a config error (exit 2). */
+static lemu_err_t server_start_faults(struct lemu_ctx *ctx)
+{
+  const cJSON *rule;
+  int i = 0;
+
+  ctx->faults = fault_engine_create();
+  if (!ctx->faults)
+    return LEMU_ERR_NOMEM;
+  cJSON_ArrayForEach(rule, ctx->cfg.faults) {
+    char *id = NULL, *message = NULL;
+    if (fault_engine_add(ctx->faults, rule, util_epoch_ms(), &id, &message) != LEMU_ERR_OK) {
+      fprintf(stderr, "lemu: %s: Faults[%d].%s\n", ctx->cfg.source, i, message ? message : "invalid rule");
+      free(message);
+      return LEMU_ERR_CONFIG;
+    }
+    logs_info("fault rule %s loaded from the config file", id);
+    free(id);
+    i++;
+  }
+  return LEMU_ERR_OK;
+}
+
+/* The async queue in the state directory, with the config file's EventInvokeConfig and DLQs. */
+static lemu_err_t server_start_async(struct lemu_ctx *ctx)
+{
+  char *message = NULL;
+  const cJSON *fn;
+  lemu_err_t rc = event_queue_open(ctx, store_dir(ctx->store), ctx->cfg.time_scale, &ctx->evq, &message);
+
+  if (rc) {
+    logs_error("%s", message ? message : "cannot open the async event queue");
+    free(message);
+    return rc;
+  }
+  cJSON_ArrayForEach(fn, ctx->cfg.async) {
+    const cJSON *eic = cJSON_GetObjectItemCaseSensitive(fn, "EventInvokeConfig");
+    const cJSON *dlq = cJSON_GetObjectItemCaseSensitive(fn, "DeadLetterConfig");
+    if (eic)
+      event_queue_put_config(ctx->evq, fn->string, eic, 0);
+    if (dlq)
+      event_queue_set_dlq(ctx->evq, fn->string,
+                          cJSON_GetObjectItemCaseSensitive(dlq, "TargetArn")->valuestring);
+  }
+  if (ctx->cfg.time_scale != 1.0)
+    logs_info("async: delays and event ages scaled by %g (--time-scale)", ctx->cfg.time_scale);
+  return LEMU_ERR_OK;
 }
 
 lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg, const struct server_opts *opts)
@@ -74,16 +131,40 @@ lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg, const s
       goto fail;
     }
   }
-  /* One routing table for the API port: Invoke first (the hot path), then management. */
-  ctx->api_routes = calloc(api_invoke_n_routes + api_functions_n_routes, sizeof(*ctx->api_routes));
-  if (!ctx->api_routes)
+  if (opts->time_scale > 0)
+    ctx->cfg.time_scale = opts->time_scale;
+  rc = server_start_faults(ctx);
+  if (rc)
     goto fail;
-  memcpy(ctx->api_routes, api_invoke_routes, api_invoke_n_routes * sizeof(*ctx->api_routes));
-  memcpy(ctx->api_routes + api_invoke_n_routes, api_functions_routes,
-         api_functions_n_routes * sizeof(*ctx->api_routes));
+  rc = server_start_async(ctx);
+  if (rc)
+    goto fail;
+  /* One routing table for the API port: Invoke first (the hot path), then management, async
+   * configuration and lemu's control API. */
+  {
+    const struct {
+      const struct http_route *routes;
+      size_t n;
+    } tables[] = {
+      {api_invoke_routes, api_invoke_n_routes}, {api_functions_routes, api_functions_n_routes},
+      {api_async_routes, api_async_n_routes}, {api_control_routes, api_control_n_routes},
+    };
+    size_t t;
+    ctx->n_api_routes = 0;
+    for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+      ctx->n_api_routes += tables[t].n;
+    ctx->api_routes = calloc(ctx->n_api_routes, sizeof(*ctx->api_routes));
+    if (!ctx->api_routes)
+      goto fail;
+    ctx->n_api_routes = 0;
+    for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+      memcpy(ctx->api_routes + ctx->n_api_routes, tables[t].routes, tables[t].n * sizeof(*ctx->api_routes));
+      ctx->n_api_routes += tables[t].n;
+    }
+  }
   {
     struct http_server_opts api = {
-      .routes = ctx->api_routes, .n_routes = api_invoke_n_routes + api_functions_n_routes,
+      .routes = ctx->api_routes, .n_routes = ctx->n_api_routes,
       .not_found = api_not_found,
       .cls = ctx, .listen_host = ctx->cfg.listen_host, .listen_port = ctx->cfg.listen_port,
     };
@@ -140,6 +221,7 @@ void server_destroy(struct lemu_ctx *ctx)
   if (!ctx)
     return;
   if (ctx->loop) {
+    invoker_abort_all(ctx);
     envpool_shutdown(ctx);
     loop_timer_stop(ctx->loop, &ctx->rss_timer);
   }
@@ -148,6 +230,8 @@ void server_destroy(struct lemu_ctx *ctx)
   http_server_destroy(ctx->api);
   http_server_destroy(ctx->rt);
   registry_destroy(ctx->reg);
+  event_queue_close(ctx->evq);
+  fault_engine_destroy(ctx->faults);
   api_functions_stop(ctx);
   loop_destroy(ctx->loop);
   free(ctx->api_routes);

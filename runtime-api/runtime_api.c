@@ -61,6 +61,12 @@ static void rt_next(struct http_req *req, void *cls)
   (void)cls;
   if (!env)
     return;
+  if (env->held) {
+    /* Its invocation is held until its deadline by a timeout fault; the environment is killed
+     * then, so this request just waits (answered when the environment goes). */
+    envpool_hold_next(env, req);
+    return;
+  }
   if (env->state == ENV_BUSY || env->state == ENV_IDLE) {
     rt_bad_transition(req, env, AWS_RAPI_STATE_READY);
     return;
@@ -106,6 +112,11 @@ static void rt_response(struct http_req *req, void *cls)
                                   aws_fn_error_body(AWS_FN_RESPONSE_TOO_LARGE));
     return;
   }
+  if (inv->hold_answer) { /* a timeout fault: the answer is dropped, the deadline ends it */
+    env->held = true;
+    rt_accepted(req);
+    return;
+  }
   body = buf_take(&req->body, &len);
   rt_accepted(req);
   invoker_finish_response(inv, body, len, http_req_header(req, "Content-Type"));
@@ -125,6 +136,11 @@ static void rt_error(struct http_req *req, void *cls)
     aws_rapi_error_send(req, AWS_RAPI_PAYLOAD_TOO_LARGE);
     invoker_finish_platform_error(inv, AWS_FN_RESPONSE_TOO_LARGE,
                                   aws_fn_error_body(AWS_FN_RESPONSE_TOO_LARGE));
+    return;
+  }
+  if (inv->hold_answer) {
+    env->held = true;
+    rt_accepted(req);
     return;
   }
   body = buf_take(&req->body, &len);

@@ -133,7 +133,9 @@ struct http_req;
   XX(REQUEST_NOT_JSON, 400, "InvalidRequestContentException", AWS_BODY_TYPE_LOWER,                \
      "Could not parse request body into json: %s")                                               \
   /* throttling: sent with aws_throttle_send(), which adds Reason and Retry-After */              \
-  XX(TOO_MANY_REQUESTS, 429, "TooManyRequestsException", AWS_BODY_TYPE_LOWER, "Rate Exceeded.")
+  XX(TOO_MANY_REQUESTS, 429, "TooManyRequestsException", AWS_BODY_TYPE_LOWER, "Rate Exceeded.")   \
+  /* arg: the whole message (e.g. "The function <arn> doesn't have an EventInvokeConfig") */     \
+  XX(RESOURCE_NOT_FOUND_TEXT, 404, "ResourceNotFoundException", AWS_BODY_TYPE_UPPER, "%s")
 
 enum aws_api_error {
 #define AWS_API_ERROR_ENUM(id, status, type, flags, fmt) AWS_ERR_##id,

@@ -10,6 +10,8 @@
 
 #include "lemu/err.h"
 
+struct cJSON;
+
 #define CONFIG_DEFAULT_HOST "127.0.0.1"
 #define CONFIG_DEFAULT_PORT 9001
 #define CONFIG_DEFAULT_REGION "us-east-1"
@@ -57,6 +59,9 @@ struct lemu_config {
   /* lemu extensions (top-level "Lemu" key, or the command line) */
   char *state_dir;    /* where API-created functions persist; NULL = config_default_state_dir() */
   double pending_seconds; /* how long a created/updated function stays Pending / InProgress */
+  double time_scale;  /* multiplies every async delay and event age (Lemu.TimeScale, --time-scale) */
+  struct cJSON *faults;       /* the "Faults" array as given (validated by the fault engine), or NULL */
+  struct cJSON *async;        /* {"name": {"EventInvokeConfig": {...}, "DeadLetterConfig": {...}}} */
 };
 
 /* Load path (NULL = embedded default: the sample functions). On failure returns LEMU_ERR_CONFIG

@@ -56,6 +56,7 @@ struct env {
   struct cgroup_env cg;       /* its memory/pids groups (cg.mem_dir NULL without cgroups) */
   char *tmpdir;               /* its TMPDIR (owned) */
   bool oom;                   /* killed at its memory limit (RSS sampling mode) */
+  bool held;                  /* answered an invocation a timeout fault holds: waits to be killed */
   struct env *next, *prev;    /* ctx->envs */
   struct env *idle_next, *idle_prev; /* fn->idle */
 };
@@ -69,6 +70,8 @@ struct env *envpool_take_idle(struct function *fn);
 /* An environment of fn that answered its last invocation and will call /next any moment, with no
  * invocation assigned yet; NULL if none. */
 struct env *envpool_find_answered(struct lemu_ctx *ctx, struct function *fn);
+/* Keep a held environment's GET /next suspended (not idle) until the environment is killed. */
+void envpool_hold_next(struct env *env, struct http_req *next_req);
 /* Make env idle with its suspended GET /next. */
 void envpool_park(struct env *env, struct http_req *next_req);
 /* Kill the environment's whole process group; it is freed when reaped. Idempotent. */

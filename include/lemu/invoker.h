@@ -56,12 +56,20 @@ struct invocation {
   enum inv_phase phase;
   bool want_tail;
   bool oom;                     /* ended by the memory limit: REPORT shows Max Memory = Memory Size */
+  /* An injected fault (fault_catalog's FAULT_* action) and what it needs, copied from the rule so
+   * a rule deleted meanwhile cannot pull it away. */
+  int fault;                    /* -1 = none */
+  uint64_t fault_latency_us;
+  char *fault_body;             /* answer of a function-error / http-integration-response fault */
+  bool delaying;                /* waiting out an injected latency */
+  bool hold_answer;             /* timeout fault: the runtime's answer is ignored */
   bool deadline_armed;
   uint64_t created_us;
   uint64_t started_us;          /* when it was delivered (Duration starts here), 0 before */
   uint64_t deadline_epoch_ms;
   struct loop_timer timer;      /* the deadline while running; the handoff wait while queued */
   struct logs_tail tail;
+  struct invocation *all_prev, *all_next; /* ctx->invocations: every live invocation */
 };
 
 /* Create an invocation of fn; takes the payload reference. NULL on allocation failure. */
@@ -94,7 +102,13 @@ void invoker_requeue(struct invocation *inv);
 /* The environment initialising for inv overran the init limit: start a fresh one whose init runs
  * inside the invoke phase, under the function's timeout (Lambda's suppressed init). */
 void invoker_init_timeout(struct invocation *inv);
+/* Apply a fired fault rule to inv (kinds acting on an invocation: latency, timeout, oom, crash,
+ * function-error, http-integration-response). */
+struct fault_hit;
+void invoker_set_fault(struct invocation *inv, const struct fault_hit *hit);
 /* lemu is stopping: the caller gets ServiceException. Frees inv. */
 void invoker_abort(struct invocation *inv);
+/* Abort every live invocation (shutdown). */
+void invoker_abort_all(struct lemu_ctx *ctx);
 
 #endif

@@ -16,7 +16,10 @@ struct loop;
 struct http_server;
 struct registry;
 struct env;
+struct invocation;
 struct store;
+struct fault_engine;
+struct event_queue;
 struct http_route;
 
 struct lemu_ctx {
@@ -25,13 +28,17 @@ struct lemu_ctx {
   struct registry *reg;
   struct http_server *api;       /* Invoke API, management API (later the control API) */
   struct http_route *api_routes; /* the API port's routing table (owned) */
+  size_t n_api_routes;
   struct http_server *rt;        /* Runtime API: connections arrive from per-environment sockets */
   struct env *envs;              /* every live environment (envpool owns them) */
+  struct invocation *invocations; /* every live invocation (invoker owns them) */
   int unreserved_in_flight;      /* invocations drawing on the unreserved pool (concurrency.c) */
   size_t n_envs;
   const char *runtimes_dir;      /* lemu's python/node runtime shims */
   struct store *store;           /* state dir: API-created functions (function_meta, store) */
   char *tmp_state_dir;           /* a temporary state dir lemu made itself, removed at exit */
+  struct fault_engine *faults;   /* fault rules (config, control API, CLI) */
+  struct event_queue *evq;       /* async invocations */
   struct sandbox sb;             /* seccomp program, TMPDIR base */
   struct cgroup_sys cg;          /* memory/pids limits backend */
   unsigned long next_env_id;
@@ -41,6 +48,7 @@ struct lemu_ctx {
 /* Build the server from a loaded configuration (takes ownership of cfg's contents). */
 struct server_opts {
   bool no_sandbox;               /* --no-sandbox: no seccomp filter */
+  double time_scale;             /* --time-scale (0 = keep the config's) */
 };
 lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg, const struct server_opts *opts);
 /* Print the URL line, run the loop until SIGTERM/SIGINT, then stop every environment. */

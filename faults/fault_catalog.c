@@ -1,0 +1,183 @@
+/* The fault kinds table (see include/lemu/fault_catalog.h). Messages are AWS's words: the SEED
+ * texts of the troubleshooting pages where they exist, the service model's documentation
+ * otherwise (marked "model doc" in docs/faults.md). This file and aws_errors.c are the only places
+ * that spell AWS error types. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lemu/aws_errors.h"
+#include "lemu/buf.h"
+#include "lemu/fault_catalog.h"
+#include "lemu/http_server.h"
+#include "lemu/util.h"
+
+#define FAULT_EFS_AP "arn:aws:elasticfilesystem:us-east-2:123456789012:access-point/fsap-015cxmplb72b405fd"
+#define FAULT_DEFAULT_ERROR_TYPE "FaultInjected"
+#define FAULT_DEFAULT_ERROR_MESSAGE "Injected by lemu"
+
+const struct fault_kind fault_kinds[] = {
+  {"throttle", FAULT_THROTTLE, 429, "TooManyRequestsException", true, "Rate Exceeded.", NULL, NULL,
+   true, "429 with Params.Reason (default ReservedFunctionConcurrentInvocationLimitExceeded) and Retry-After"},
+  {"pending", FAULT_PENDING, 409, "ResourceConflictException", true,
+   "The operation cannot be performed at this time. The function is currently in the following state: Pending",
+   NULL, NULL, false, "function reports State Pending; Invoke gets 409 for Params.Seconds or until cleared"},
+  {"timeout", FAULT_TIMEOUT, 200, "Sandbox.Timedout", false, NULL, NULL, NULL, false,
+   "the invocation is held until its deadline and killed as a real timeout is"},
+  {"oom", FAULT_OOM, 200, "Runtime.OutOfMemory", false, NULL, NULL, NULL, false,
+   "the environment is killed as at its memory limit"},
+  {"crash", FAULT_CRASH, 200, "Runtime.ExitError", false, NULL, NULL, NULL, false,
+   "the runtime process is killed mid-invoke"},
+  {"latency", FAULT_LATENCY, 200, NULL, false, NULL, NULL, NULL, false,
+   "Params.Ms milliseconds added before dispatch"},
+  {"function-error", FAULT_FUNCTION_ERROR, 200, NULL, false, NULL, NULL, NULL, false,
+   "a handler error (Params.ErrorType, Params.ErrorMessage) without running the handler"},
+  {"efs-mount-failure", FAULT_API_ERROR, 403, "EFSMountFailureException", false,
+   "The function could not mount the EFS file system with access point %s.", "AccessPointArn",
+   FAULT_EFS_AP, false, "EFS mount failure (seed)"},
+  {"efs-mount-connectivity", FAULT_API_ERROR, 408, "EFSMountConnectivityException", false,
+   "The function couldn't connect to the Amazon EFS file system with access point %s. Check your "
+   "network configuration and try again.", "AccessPointArn", FAULT_EFS_AP, false,
+   "EFS mount connectivity (seed)"},
+  {"efs-mount-timeout", FAULT_API_ERROR, 408, "EFSMountTimeoutException", false,
+   "The function could not mount the EFS file system with access point {%s} due to mount time out",
+   "AccessPointArn", FAULT_EFS_AP, false, "EFS mount timeout (seed)"},
+  {"efs-io", FAULT_API_ERROR, 410, "EFSIOException", false,
+   "This function instance was stopped because Lambda detected an IO process that was taking too long.",
+   NULL, NULL, false, "EFS IO (seed)"},
+  {"kms-disabled", FAULT_API_ERROR, 502, "KMSDisabledException", false,
+   "Lambda was unable to decrypt the environment variables because the KMS key used is disabled. "
+   "Please check the function's KMS key settings.", NULL, NULL, true, "KMS key disabled (seed)"},
+  {"kms-access-denied", FAULT_API_ERROR, 502, "KMSAccessDeniedException", false,
+   "Lambda couldn't decrypt the environment variables because KMS access was denied. Check the "
+   "function's KMS key settings.", NULL, NULL, true, "KMS access denied (model doc)"},
+  {"kms-invalid-state", FAULT_API_ERROR, 502, "KMSInvalidStateException", false,
+   "Lambda couldn't decrypt the environment variables because the state of the KMS key used is not "
+   "valid for Decrypt. Check the function's KMS key settings.", NULL, NULL, true,
+   "KMS key state invalid (model doc)"},
+  {"kms-not-found", FAULT_API_ERROR, 502, "KMSNotFoundException", false,
+   "Lambda couldn't decrypt the environment variables because the KMS key was not found. Check the "
+   "function's KMS key settings.", NULL, NULL, true, "KMS key not found (model doc)"},
+  {"eni-limit", FAULT_API_ERROR, 502, "ENILimitReachedException", false,
+   "Lambda was not able to create an Elastic Network Interface (ENI) in the VPC, specified as part of "
+   "Lambda function configuration, because the limit for network interfaces has been reached.",
+   NULL, NULL, true, "VPC ENI limit (model doc)"},
+  {"subnet-ip-limit", FAULT_API_ERROR, 502, "SubnetIPAddressLimitReachedException", false,
+   "Lambda was not able to set up VPC access for the Lambda function because one or more configured "
+   "subnets has no available IP addresses.", NULL, NULL, true, "subnet out of IPs (model doc)"},
+  {"service-exception", FAULT_API_ERROR, 500, "ServiceException", false,
+   "The Lambda service encountered an internal error.", NULL, NULL, true, "Lambda internal error"},
+  {"resource-not-ready", FAULT_API_ERROR, 502, "ResourceNotReadyException", true,
+   "The function is inactive and its VPC connection is no longer available. Wait for the VPC "
+   "connection to reestablish and try again.", NULL, NULL, true, "inactive function (model doc)"},
+  {"request-too-large", FAULT_API_ERROR, 413, "RequestEntityTooLargeException", false,
+   "Request must be smaller than 6291456 bytes for the InvokeFunction operation", NULL, NULL, false,
+   "413 as for a payload over 6 MB"},
+  {"http-integration-response", FAULT_HTTP_RESPONSE, 200, NULL, false, NULL, NULL, NULL, false,
+   "the function returns Params.StatusCode with Params.ContentType (FIS invocation-http-integration-response)"},
+  {"malformed-proxy-response", FAULT_PROXY, 502, "InternalServerErrorException", true,
+   "Internal server error", NULL, NULL, false,
+   "a malformed proxy response through the API Gateway front (accepted, listed; no effect on Invoke)"},
+};
+const unsigned fault_kinds_count = sizeof(fault_kinds) / sizeof(fault_kinds[0]);
+
+const struct fault_kind *fault_kind_find(const char *name)
+{
+  unsigned i;
+
+  for (i = 0; name && i < fault_kinds_count; i++)
+    if (!strcmp(fault_kinds[i].name, name))
+      return &fault_kinds[i];
+  return NULL;
+}
+
+static const char *param_string(const cJSON *params, const char *key, const char *dflt)
+{
+  const cJSON *v = params ? cJSON_GetObjectItemCaseSensitive(params, key) : NULL;
+
+  return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+void fault_catalog_send(struct http_req *req, const char *request_id, const struct fault_kind *k,
+                        const cJSON *params)
+{
+  char *msg;
+
+  if (k->action == FAULT_THROTTLE) {
+    aws_throttle_send(req, request_id, param_string(params, "Reason", AWS_REASON_RESERVED_CONCURRENCY));
+    return;
+  }
+  if (k->arn_param)
+    msg = util_asprintf(k->message, param_string(params, k->arn_param, k->arn_default));
+  else
+    msg = util_strdup(k->message);
+  aws_error_send_raw(req, request_id, k->status, k->error_type, k->lower_message_key,
+                     !strcmp(k->error_type, "RequestEntityTooLargeException"), msg ? msg : "");
+  free(msg);
+}
+
+char *fault_catalog_function_error_body(const cJSON *params)
+{
+  cJSON *o = cJSON_CreateObject();
+  char *text;
+
+  if (!o)
+    return NULL;
+  cJSON_AddStringToObject(o, "errorMessage", param_string(params, "ErrorMessage", FAULT_DEFAULT_ERROR_MESSAGE));
+  cJSON_AddStringToObject(o, "errorType", param_string(params, "ErrorType", FAULT_DEFAULT_ERROR_TYPE));
+  cJSON_AddItemToObject(o, "stackTrace", cJSON_CreateArray());
+  text = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return text;
+}
+
+char *fault_catalog_http_response_body(const cJSON *params)
+{
+  const cJSON *sc = params ? cJSON_GetObjectItemCaseSensitive(params, "StatusCode") : NULL;
+  cJSON *o = cJSON_CreateObject(), *h;
+  char *text;
+  int status = 500;
+
+  if (cJSON_IsNumber(sc))
+    status = sc->valueint;
+  else if (cJSON_IsString(sc))
+    status = atoi(sc->valuestring);
+  if (!o)
+    return NULL;
+  cJSON_AddNumberToObject(o, "statusCode", status);
+  h = cJSON_AddObjectToObject(o, "headers");
+  cJSON_AddStringToObject(h, "Content-Type", param_string(params, "ContentType", "text/plain"));
+  cJSON_AddStringToObject(o, "body", "");
+  cJSON_AddBoolToObject(o, "isBase64Encoded", 0);
+  text = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return text;
+}
+
+char *fault_catalog_markdown(void)
+{
+  struct buf b;
+  unsigned i;
+
+  buf_init(&b, 1 << 20);
+  buf_append_str(&b, "<!-- Generated from faults/fault_catalog.c by `lemu faults-doc`; do not edit. -->\n"
+                     "# Fault catalog\n\n"
+                     "Every kind a fault rule can inject (`\"Fault\": \"<kind>\"`), what the caller sees, "
+                     "and whether AWS SDKs retry it by default.\n\n"
+                     "| Fault | What happens | HTTP | Error type | Message | SDK retries |\n"
+                     "|---|---|---|---|---|---|\n");
+  for (i = 0; i < fault_kinds_count; i++) {
+    const struct fault_kind *k = &fault_kinds[i];
+    char *msg = k->message ? (k->arn_param ? util_asprintf(k->message, k->arn_default) : util_strdup(k->message))
+                           : util_strdup("");
+    char *row = util_asprintf("| `%s` | %s | %u | %s | %s | %s |\n", k->name, k->what, k->status,
+                              k->error_type ? k->error_type : "", msg ? msg : "",
+                              k->sdk_retries ? "yes" : "no");
+    if (row)
+      buf_append_str(&b, row);
+    free(row);
+    free(msg);
+  }
+  return buf_take(&b, NULL);
+}

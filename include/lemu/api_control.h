@@ -1,0 +1,16 @@
+/* lemu's own control API, on the Invoke port but outside AWS's namespace (design.md §4):
+ * POST/GET/DELETE /lemu/v1/faults, DELETE /lemu/v1/faults/{id}, POST /lemu/v1/faults/fis. */
+#ifndef LEMU_API_CONTROL_H
+#define LEMU_API_CONTROL_H
+
+#include <stddef.h>
+
+#include "lemu/http_server.h"
+
+#define API_CONTROL_MAX_BODY (1024 * 1024)
+#define API_CONTROL_PREFIX "/lemu/v1"
+
+extern const struct http_route api_control_routes[];
+extern const size_t api_control_n_routes;
+
+#endif
