@@ -487,8 +487,12 @@ void envpool_on_child_exit(pid_t pid, int status, long maxrss_kb, void *cls)
   env->inv = NULL;
   if (inv) {
     bool oom = env->oom || cgroup_env_oom_killed(&env->cg);
+    enum env_state was = env->state;
     inv->env = NULL;
-    if (env->state == ENV_ANSWERED)
+    if (env->state == ENV_IDLE)
+      idle_unlink(env);
+    env->state = ENV_DEAD; /* so the requeue below cannot pick this environment again */
+    if (was == ENV_ANSWERED)
       invoker_requeue(inv); /* it never took the invocation we queued on it */
     else
       invoker_env_died(inv, status, oom);
