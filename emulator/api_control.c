@@ -9,6 +9,8 @@
 #include "lemu/event_queue.h"
 #include "lemu/fault_rules.h"
 #include "lemu/logs.h"
+#include "lemu/metrics.h"
+#include "lemu/ui.h"
 #include "lemu/server.h"
 #include "lemu/util.h"
 
@@ -148,7 +150,28 @@ static void destinations_list(struct http_req *req, void *cls)
   send_json(req, CONTROL_OK, event_queue_sink_list(ctx->evq, http_req_query(req, "arn")));
 }
 
+static void metrics_get(struct http_req *req, void *cls)
+{
+  char *text = metrics_render(cls);
+  struct MHD_Response *resp;
+
+  if (!text) {
+    char rid[LEMU_UUID_LEN + 1];
+    util_uuid(rid);
+    aws_error_send(req, rid, AWS_ERR_SERVICE);
+    return;
+  }
+  resp = http_resp_take(text, strlen(text));
+  http_resp_header(resp, "Content-Type", METRICS_CONTENT_TYPE);
+  http_req_send(req, CONTROL_OK, resp);
+}
+
 const struct http_route api_control_routes[] = {
+  {.method = "GET", .pattern = "/lemu/v1/metrics", .fn = metrics_get, .max_body = 0},
+  {.method = "GET", .pattern = "/lemu/v1/state", .fn = ui_state, .max_body = 0},
+  {.method = "GET", .pattern = "/lemu/v1/events", .fn = ui_events, .max_body = 0},
+  {.method = "GET", .pattern = "/lemu/ui", .fn = ui_page, .max_body = 0},
+  {.method = "GET", .pattern = "/lemu/ui/{}", .fn = ui_asset, .max_body = 0},
   {.method = "GET", .pattern = "/lemu/v1/queue", .fn = queue_list, .max_body = 0},
   {.method = "GET", .pattern = "/lemu/v1/destinations", .fn = destinations_list, .max_body = 0},
   {.method = "POST", .pattern = "/lemu/v1/faults", .fn = faults_add, .max_body = API_CONTROL_MAX_BODY},

@@ -14,6 +14,7 @@
 #include "lemu/fault_rules.h"
 #include "lemu/json_check.h"
 #include "lemu/logs.h"
+#include "lemu/metrics.h"
 #include "lemu/registry.h"
 #include "lemu/server.h"
 
@@ -159,12 +160,15 @@ static void invoke_handler(struct http_req *req, void *cls)
     http_req_send(req, INVOKE_DRY_RUN_STATUS, resp);
     goto out;
   }
-  fired = fault_engine_decide(ctx->faults, fn->cfg.name, req->body.data, req->body.len, cc_json,
-                              util_epoch_ms(), &hit);
+  /* Faults act on an attempt: an Event's attempts happen in the async queue, which decides there. */
+  fired = !event && fault_engine_decide(ctx->faults, fn->cfg.name, req->body.data, req->body.len,
+                                        cc_json, util_epoch_ms(), &hit);
   if (fired) {
     logs_info("fault %s (%s) fired for request %s of %s", hit.id, hit.kind->name, rid, fn->cfg.name);
     if (hit.kind->action == FAULT_API_ERROR || hit.kind->action == FAULT_THROTTLE ||
         hit.kind->action == FAULT_PENDING) {
+      if (hit.kind->action == FAULT_THROTTLE)
+        metrics_record_throttle(ctx->metrics, fn->cfg.name, rid);
       fault_catalog_send(req, rid, hit.kind, hit.params); /* AWS's bytes, before any handler */
       goto out;
     }

@@ -126,7 +126,9 @@ bool arn_parse_function(const char *input, struct function_ref *ref)
       break;
     p = c + 1;
   }
-  if (lens[0] == 3 && memcmp(parts[0], "arn", 3) == 0) {
+  /* "arn" and "arn:q" are the plain name "arn" (with a qualifier): the pattern's ARN prefix is
+   * optional, so only three or more parts can be an ARN (found by tests/fuzz). */
+  if (n > 2 && lens[0] == 3 && memcmp(parts[0], "arn", 3) == 0) {
     /* arn:aws[a-zA-Z-]*:lambda:region:account:function:name[:qualifier] */
     if (n < 7 || n > 8 || lens[1] < 3 || memcmp(parts[1], "aws", 3) != 0 ||
         lens[2] != 6 || memcmp(parts[2], "lambda", 6) != 0 || !region_valid(parts[3], lens[3]) ||

@@ -111,7 +111,9 @@ void aws_throttle_send(struct http_req *req, const char *request_id, const char 
   if (body) {
     cJSON_AddStringToObject(body, "Reason", reason);
     cJSON_AddStringToObject(body, "Type", AWS_TYPE_USER);
-    cJSON_AddStringToObject(body, "message", row->fmt);
+    /* The API's own rate limit says "Rate exceeded"; concurrency throttles "Rate Exceeded." */
+    cJSON_AddStringToObject(body, "message", strcmp(reason, AWS_REASON_CALLER_RATE) == 0
+                                               ? AWS_MESSAGE_CALLER_RATE : row->fmt);
     text = cJSON_PrintUnformatted(body);
   }
   cJSON_Delete(body);
@@ -295,4 +297,32 @@ void aws_error_send_raw(struct http_req *req, const char *request_id, unsigned s
     http_resp_header(resp, AWS_HDR_REQUEST_ID, request_id);
   }
   http_req_send(req, status, resp);
+}
+
+/* API Gateway: the proxy front's gateway responses (rows in aws_errors.h). */
+struct apigw_response_row {
+  unsigned status;
+  const char *type;
+  const char *body;
+};
+
+static const struct apigw_response_row apigw_responses[] = {
+#define AWS_APIGW_RESPONSE_ROW(id, status, type, body) {status, type, body},
+  AWS_APIGW_RESPONSE_MAP(AWS_APIGW_RESPONSE_ROW)
+#undef AWS_APIGW_RESPONSE_ROW
+};
+
+unsigned aws_apigw_status(enum aws_apigw_response id)
+{
+  return apigw_responses[id < AWS_APIGW__COUNT ? id : AWS_APIGW_REST_INTERNAL].status;
+}
+
+const char *aws_apigw_error_type(enum aws_apigw_response id)
+{
+  return apigw_responses[id < AWS_APIGW__COUNT ? id : AWS_APIGW_REST_INTERNAL].type;
+}
+
+const char *aws_apigw_body(enum aws_apigw_response id)
+{
+  return apigw_responses[id < AWS_APIGW__COUNT ? id : AWS_APIGW_REST_INTERNAL].body;
 }

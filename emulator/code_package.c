@@ -72,7 +72,9 @@ static bool cp_name_safe(const char *name)
  * directory to create entirely (then *leaf is NULL). */
 static int cp_open_parent(struct cp_state *st, char *buf, bool create_last, char **leaf)
 {
-  int fd = dup(st->root_fd);
+  /* F_DUPFD_CLOEXEC, not dup(): dup() drops close-on-exec, and no fd of lemu's may reach a
+   * handler process (docs/security.md). */
+  int fd = fcntl(st->root_fd, F_DUPFD_CLOEXEC, 0);
   char *p = buf, *save = NULL, *comp, *next;
 
   *leaf = NULL;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lemu/apigw.h"
 #include "lemu/buf.h"
 #include "lemu/config.h"
 #include "lemu/util.h"
@@ -140,8 +141,10 @@ static bool cfg_int(struct cfg_ctx *c, const char *parent, const cJSON *obj, con
   if (!v)
     return true;
   p = cfg_path(parent, key);
-  if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-      v->valuedouble < lo || v->valuedouble > hi) {
+  /* Range before the integer test: converting a double out of long long's range (say 1e300) is
+   * undefined behaviour (found by tests/fuzz). */
+  if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
+      v->valuedouble != (double)(long long)v->valuedouble) {
     char what[96];
     snprintf(what, sizeof(what), "an integer from %d to %d", lo, hi);
     cfg_expected(c, p, v, what);
@@ -304,11 +307,11 @@ static bool cfg_function(struct cfg_ctx *c, const char *path, const cJSON *obj,
   static const char *const keys[] = {
     "FunctionName", "Runtime", "Handler", "CodeUri", "Timeout", "MemorySize", "Description",
     "Environment", "ReservedConcurrentExecutions", "EphemeralStorage", "Architectures",
-    "EventInvokeConfig", "DeadLetterConfig", NULL};
+    "EventInvokeConfig", "DeadLetterConfig", "Events", NULL};
   static const char keys_text[] =
     "FunctionName, Runtime, Handler, CodeUri, Timeout, MemorySize, Description, Environment, "
     "ReservedConcurrentExecutions, EphemeralStorage, Architectures, EventInvokeConfig, "
-    "DeadLetterConfig";
+    "DeadLetterConfig, Events";
   char *code_uri = NULL, *p = NULL;
   const cJSON *v;
   bool ok = false;
@@ -477,6 +480,31 @@ out:
   return ok;
 }
 
+/* SAM's Events of a function entry (Api / HttpApi), checked by apigw and kept for the front. */
+static bool cfg_events(struct cfg_ctx *c, struct lemu_config *cfg, const char *path, const cJSON *obj,
+                       const char *name)
+{
+  const cJSON *ev = cJSON_GetObjectItemCaseSensitive(obj, "Events");
+  char *sub = NULL, *message = NULL, *ep, *p;
+
+  if (!ev)
+    return true;
+  if (!apigw_events_check(ev, &sub, &message)) {
+    ep = cfg_path(path, "Events");
+    p = sub && *sub ? cfg_path(ep, sub) : util_strdup(ep);
+    cfg_fail(c, p, "%s", message ? message : "expected Api or HttpApi events");
+    free(p);
+    free(ep);
+    free(sub);
+    free(message);
+    return false;
+  }
+  if (!cfg->api_events)
+    cfg->api_events = cJSON_CreateObject();
+  cJSON_AddItemToObject(cfg->api_events, name, cJSON_Duplicate(ev, true));
+  return true;
+}
+
 static bool cfg_add_function(struct cfg_ctx *c, struct lemu_config *cfg, const char *path,
                              const cJSON *obj, const char *default_code_dir)
 {
@@ -500,7 +528,7 @@ static bool cfg_add_function(struct cfg_ctx *c, struct lemu_config *cfg, const c
     return false;
   }
   cfg->functions = grown;
-  if (!cfg_async(c, cfg, path, obj, fc.name)) {
+  if (!cfg_async(c, cfg, path, obj, fc.name) || !cfg_events(c, cfg, path, obj, fc.name)) {
     function_config_cleanup(&fc);
     return false;
   }
@@ -555,13 +583,28 @@ static bool cfg_account(struct cfg_ctx *c, const cJSON *v, struct lemu_config *c
  * taken relative to the config file's folder. */
 static bool cfg_lemu(struct cfg_ctx *c, const cJSON *v, struct lemu_config *cfg)
 {
-  static const char *const keys[] = {"PendingSeconds", "StateDir", "TimeScale", NULL};
-  const cJSON *ps, *ts;
+  static const char *const keys[] = {"PendingSeconds", "StateDir", "TimeScale", "ApiListen",
+                                     "ApiTimeoutSeconds", NULL};
+  const cJSON *ps, *ts, *al, *at;
   char *dir = NULL;
 
   if (!cfg_object(c, "Lemu", v) ||
-      !cfg_known_keys(c, "Lemu", v, keys, "PendingSeconds, StateDir, TimeScale"))
+      !cfg_known_keys(c, "Lemu", v, keys, "PendingSeconds, StateDir, TimeScale, ApiListen, ApiTimeoutSeconds"))
     return false;
+  al = cJSON_GetObjectItemCaseSensitive(v, "ApiListen");
+  if (al && (!cJSON_IsString(al) ||
+             !config_parse_listen(al->valuestring, &cfg->api_listen_host, &cfg->api_listen_port))) {
+    cfg_expected(c, "Lemu.ApiListen", al, "\"HOST:PORT\" such as \"127.0.0.1:3000\" (port 0: any free port)");
+    return false;
+  }
+  at = cJSON_GetObjectItemCaseSensitive(v, "ApiTimeoutSeconds");
+  if (at) {
+    if (!cJSON_IsNumber(at) || at->valuedouble <= 0 || at->valuedouble > CONFIG_MAX_TIMEOUT_S) {
+      cfg_expected(c, "Lemu.ApiTimeoutSeconds", at, "a number of seconds greater than 0, at most 900");
+      return false;
+    }
+    cfg->api_timeout_s = at->valuedouble;
+  }
   ts = cJSON_GetObjectItemCaseSensitive(v, "TimeScale");
   if (ts) {
     if (!cJSON_IsNumber(ts) || ts->valuedouble <= 0 || ts->valuedouble > 1000) {
@@ -837,8 +880,31 @@ void config_cleanup(struct lemu_config *cfg)
   free(cfg->source);
   cJSON_Delete(cfg->faults);
   cJSON_Delete(cfg->async);
+  cJSON_Delete(cfg->api_events);
+  free(cfg->api_listen_host);
   free(cfg->state_dir);
   memset(cfg, 0, sizeof(*cfg));
+}
+
+bool config_parse_listen(const char *text, char **host, unsigned *port)
+{
+  const char *colon = strrchr(text, ':');
+  char *end, *h;
+  long n;
+
+  if (!colon || colon == text)
+    return false;
+  errno = 0;
+  n = strtol(colon + 1, &end, 10);
+  if (errno || *end || end == colon + 1 || n < 0 || n > 65535)
+    return false;
+  h = strndup(text, (size_t)(colon - text));
+  if (!h)
+    return false;
+  free(*host);
+  *host = h;
+  *port = (unsigned)n;
+  return true;
 }
 
 char *config_default_state_dir(void)

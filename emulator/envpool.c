@@ -1,5 +1,6 @@
 /* Execution environments (see include/lemu/envpool.h). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -433,6 +434,46 @@ int envpool_max_memory_mb(struct env *env)
   return env->max_memory_mb;
 }
 
+/* lemu is the subreaper of its handlers: a process that escaped its environment's process group
+ * (double fork + setsid) is reparented to lemu when its parent dies. Without cgroups this is the
+ * only way to find it: kill every child of lemu that is not a live environment's runtime. */
+static void kill_orphans(struct lemu_ctx *ctx)
+{
+  DIR *d = opendir("/proc");
+  struct dirent *e;
+  pid_t self = getpid();
+
+  if (!d)
+    return;
+  while ((e = readdir(d)) != NULL) {
+    char path[64], line[256];
+    FILE *f;
+    pid_t pid = (pid_t)strtol(e->d_name, NULL, 10), ppid = 0;
+    struct env *env;
+    bool ours = false;
+
+    if (pid <= 0)
+      continue;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+      continue;
+    while (fgets(line, sizeof(line), f))
+      if (strncmp(line, "PPid:", 5) == 0) {
+        ppid = (pid_t)strtol(line + 5, NULL, 10);
+        break;
+      }
+    fclose(f);
+    if (ppid != self)
+      continue;
+    for (env = ctx->envs; env && !ours; env = env->next)
+      ours = env->pid == pid;
+    if (!ours)
+      kill(pid, SIGKILL); /* reaped by the loop's SIGCHLD handling, or at shutdown */
+  }
+  closedir(d);
+}
+
 static void env_free(struct env *env)
 {
   struct lemu_ctx *ctx = env->ctx;
@@ -452,6 +493,8 @@ static void env_free(struct env *env)
     close(env->listen_fd);
   }
   http_server_untag(ctx->rt, env);
+  if (ctx->cg.mode == CGROUP_NONE)
+    kill_orphans(ctx);
   if (env->prev)
     env->prev->next = env->next;
   else
@@ -484,18 +527,20 @@ void envpool_on_child_exit(pid_t pid, int status, long maxrss_kb, void *cls)
   kill(-pid, SIGKILL); /* whatever the handler left behind in its group dies with it */
   env->pid = 0;
   inv = env->inv;
-  env->inv = NULL;
   if (inv) {
     bool oom = env->oom || cgroup_env_oom_killed(&env->cg);
     enum env_state was = env->state;
-    inv->env = NULL;
     if (env->state == ENV_IDLE)
       idle_unlink(env);
     env->state = ENV_DEAD; /* so the requeue below cannot pick this environment again */
-    if (was == ENV_ANSWERED)
+    if (was == ENV_ANSWERED) {
+      env->inv = NULL;
+      inv->env = NULL;
       invoker_requeue(inv); /* it never took the invocation we queued on it */
-    else
-      invoker_env_died(inv, status, oom);
+    } else {
+      invoker_env_died(inv, status, oom); /* still linked: REPORT reads its memory and init */
+      env->inv = NULL;
+    }
   } else if (env->state != ENV_DEAD) {
     char reason[64];
     aws_exit_reason(status, reason, sizeof(reason));
@@ -566,6 +611,7 @@ void envpool_shutdown(struct lemu_ctx *ctx)
     }
     envpool_kill(env);
   }
+  kill_orphans(ctx);
   /* Reap until no child is left: the environments, and their orphaned descendants that were
    * reparented to us (lemu is a subreaper), so none is left as a zombie for init. */
   while (util_now_us() < until) {

@@ -12,9 +12,12 @@
 #include "lemu/aws_errors.h"
 #include "lemu/buf.h"
 #include "lemu/event_queue.h"
+#include "lemu/fault_catalog.h"
+#include "lemu/fault_rules.h"
 #include "lemu/invoker.h"
 #include "lemu/logs.h"
 #include "lemu/loop.h"
+#include "lemu/metrics.h"
 #include "lemu/registry.h"
 #include "lemu/server.h"
 #include "lemu/util.h"
@@ -355,6 +358,8 @@ static void dead_letter(struct event_queue *q, const struct evq_event *ev, const
   a = cJSON_AddObjectToObject(attrs, "ErrorMessage");
   cJSON_AddStringToObject(a, "DataType", "String");
   cJSON_AddStringToObject(a, "StringValue", msg);
+  if (!q->sink_file)
+    metrics_record_async(q->ctx->metrics, ev->function, METRICS_ASYNC_DLQ_ERROR); /* kept in memory only */
   sink_write(q, arn, "dlq", entry);
 }
 
@@ -371,6 +376,7 @@ static void event_failed(struct event_queue *q, struct evq_event *ev, const char
                                               ev->last_error ? strlen(ev->last_error) : 0));
   if (c && c->dlq)
     dead_letter(q, ev, c->dlq);
+  metrics_record_async(q->ctx->metrics, ev->function, METRICS_ASYNC_DROPPED);
   event_done(q, ev);
 }
 
@@ -424,6 +430,7 @@ static void dispatch(struct event_queue *q, struct evq_event *ev, uint64_t now)
 
   if (!fn) {
     logs_warn("async: event %s dropped: function %s no longer exists", ev->id, ev->function);
+    metrics_record_async(q->ctx->metrics, ev->function, METRICS_ASYNC_DROPPED);
     event_done(q, ev);
     return;
   }
@@ -444,6 +451,24 @@ static void dispatch(struct event_queue *q, struct evq_event *ev, uint64_t now)
   if (!inv)
     return;
   memcpy(inv->request_id, ev->id, sizeof(inv->request_id)); /* retries keep the request id */
+  {
+    struct fault_hit hit;
+    if (fault_engine_decide(q->ctx->faults, ev->function, ev->payload, ev->len, NULL, now, &hit)) {
+      logs_info("fault %s (%s) fired for async request %s of %s (attempt %d)", hit.id, hit.kind->name,
+                ev->id, ev->function, ev->attempts + 1);
+      if (hit.kind->action == FAULT_API_ERROR || hit.kind->action == FAULT_THROTTLE ||
+          hit.kind->action == FAULT_PENDING) {
+        /* Throttles and service errors on an async invoke: back to the queue with backoff. */
+        ev->backoff_ms = ev->backoff_ms ? ev->backoff_ms * 2 : EVQ_THROTTLE_MIN_S * 1000u;
+        if (ev->backoff_ms > EVQ_THROTTLE_MAX_S * 1000u)
+          ev->backoff_ms = EVQ_THROTTLE_MAX_S * 1000u;
+        ev->next_ms = now + scaled_ms(q, (double)ev->backoff_ms / 1000.0);
+        invoker_abort(inv);
+        return;
+      }
+      invoker_set_fault(inv, &hit);
+    }
+  }
   if (invoker_admit(inv)) {
     /* Throttled: back to the queue with exponential backoff, 1 s to 5 min. */
     ev->backoff_ms = ev->backoff_ms ? ev->backoff_ms * 2 : EVQ_THROTTLE_MIN_S * 1000u;
@@ -523,6 +548,7 @@ lemu_err_t event_queue_push(struct event_queue *q, const char *function, const c
   ev->next = q->events;
   q->events = ev;
   q->n_events++;
+  metrics_record_async(q->ctx->metrics, function, METRICS_ASYNC_RECEIVED);
   evq_schedule(q);
   return LEMU_ERR_OK;
 }
@@ -794,4 +820,12 @@ char *event_queue_sink_list(struct event_queue *q, const char *arn)
 size_t event_queue_depth(const struct event_queue *q)
 {
   return q->n_events;
+}
+
+void event_queue_visit(const struct event_queue *q, event_queue_visit_fn fn, void *cls)
+{
+  const struct evq_event *ev;
+
+  for (ev = q->events; ev; ev = ev->next)
+    fn(cls, ev->function, ev->enqueued_ms, ev->attempts, ev->running);
 }

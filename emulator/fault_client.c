@@ -23,8 +23,21 @@ static void client_usage(FILE *f)
           "       lemu fault [--endpoint-url URL] list\n"
           "       lemu fault [--endpoint-url URL] clear [ID]\n"
           "       lemu fault [--endpoint-url URL] import FIS_TEMPLATE.json [--seed N]\n"
-          "  URL defaults to $LEMU_URL or %s\n"
-          "  RULE_JSON: {\"Function\": \"echo\", \"Fault\": \"throttle\", \"When\": {\"Nth\": [2]}}\n",
+          "\n"
+          "A client of a running lemu's fault control API (/lemu/v1/faults); prints its JSON answer.\n"
+          "\n"
+          "  add RULE_JSON          add a rule; prints {\"Id\": ...}. A rule:\n"
+          "                         {\"Function\": \"echo\" | \"*\", \"Fault\": KIND,\n"
+          "                          \"When\": {\"Nth\": [2, 5]} | {\"Every\": 3} |\n"
+          "                                  {\"Probability\": 0.25, \"Seed\": 7} | {\"Always\": true},\n"
+          "                          \"Times\": N, \"Params\": {...}, \"Match\": [...]}\n"
+          "                         KIND is one of `lemu faults-doc` (throttle, timeout, oom, ...)\n"
+          "  list                   the rules in force, with their Id and Fired count\n"
+          "  clear [ID]             remove rule ID, or every rule\n"
+          "  import FILE            add the aws:lambda:* actions of an AWS FIS experiment template\n"
+          "  --seed N               (import) seed for invocationPercentage draws (default 0)\n"
+          "  --endpoint-url URL     the lemu to talk to (default $LEMU_URL, else %s)\n"
+          "  -h, --help             this help\n",
           FAULT_CLIENT_DEFAULT_URL);
 }
 
@@ -140,6 +153,10 @@ int fault_client_main(int argc, char **argv)
   if (i + 1 < argc && !strcmp(argv[i], "--endpoint-url")) {
     url = argv[i + 1];
     i += 2;
+  }
+  if (i < argc && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) {
+    client_usage(stdout);
+    return 0;
   }
   if (i >= argc) {
     client_usage(stderr);

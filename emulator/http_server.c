@@ -18,7 +18,12 @@
 #include "lemu/logs.h"
 #include "lemu/loop.h"
 
-#define HTTP_CONNECTION_MEMORY 65536 /* per-connection pool: headers + upload chunks */
+/* Per-connection pool: request headers, the read buffer (half the pool: upload chunks) and the
+ * response headers. libmicrohttpd 0.9.75 zeroes the whole pool after every keep-alive request,
+ * which also makes all of it resident: at 64 KB that was 3 x 64 KB of memset per warm invoke and
+ * 64 KB of RSS per environment's runtime connection (tests/bench, docs/performance.md). 16 KB
+ * still holds the largest headers either side sends (X-Amz-Client-Context, X-Amz-Log-Result). */
+#define HTTP_CONNECTION_MEMORY 16384
 #define HTTP_MAX_RUNS_PER_PREPARE 8
 
 struct http_server {
@@ -171,7 +176,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         break;
       }
     }
-    buf_init(&req->body, req->route ? req->route->max_body : 0);
+    buf_init(&req->body, req->route ? req->route->max_body : srv->opts.not_found_max_body);
     clen = parse_content_length(
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH), &ok);
     *con_cls = req;
@@ -285,7 +290,7 @@ struct http_server *http_server_create(struct loop *loop, const struct http_serv
 {
   struct http_server *srv = calloc(1, sizeof(*srv));
   struct sockaddr_in addr;
-  unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+  unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   const union MHD_DaemonInfo *info;
 
   if (!srv)
@@ -306,7 +311,10 @@ struct http_server *http_server_create(struct loop *loop, const struct http_serv
   srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv,
                                  MHD_OPTION_SOCK_ADDR, opts->no_listen ? NULL : (struct sockaddr *)&addr,
                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, 0u,
+                                 /* libmicrohttpd 0.9.75 in edge-triggered epoll mode can miss a FIN
+                                  * that arrives with a partial request; the idle timeout reaps
+                                  * such connections (suspended ones are exempt). */
+                                 MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
                                  MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
                                  MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include "lemu/http_server.h"
 #include "lemu/invoker.h"
+#include "lemu/metrics.h"
 #include "lemu/registry.h"
 #include "lemu/server.h"
 
@@ -80,6 +81,8 @@ const char *invoker_admit(struct invocation *inv)
   if (!counted)
     counted = inv->fn; /* deleted meanwhile: count on the object itself */
   v = concurrency_acquire(inv->ctx, counted, &inv->slot_from_pool);
+  if (v != CONCURRENCY_OK)
+    metrics_record_throttle(inv->ctx->metrics, inv->fn->cfg.name, inv->request_id);
   if (v == CONCURRENCY_RESERVED_FULL)
     return AWS_REASON_RESERVED_CONCURRENCY;
   if (v == CONCURRENCY_ACCOUNT_FULL)
@@ -171,6 +174,16 @@ static void inv_end(struct invocation *inv, char *body, size_t len, const char *
   logs_end(name, tail, inv->request_id);
   logs_report(name, tail, inv->request_id, duration_ms, inv->fn->cfg.memory_mb, max_mb, init_ms,
               status, error_type);
+  {
+    struct metrics_invocation mi = {
+      .function = name, .request_id = inv->request_id, .duration_ms = duration_ms, .error = fn_error,
+      .cold_start = init_ms >= 0, .async = inv->on_done != NULL,
+      .outcome = timed_out ? METRICS_OUTCOME_TIMEOUT : inv->oom ? METRICS_OUTCOME_OOM
+               : inv->fault >= 0 ? METRICS_OUTCOME_FAULT : fn_error ? METRICS_OUTCOME_ERROR
+               : METRICS_OUTCOME_SUCCESS,
+    };
+    metrics_record_invocation(inv->ctx->metrics, &mi);
+  }
   inv->phase = INV_DONE;
   loop_timer_stop(inv->ctx->loop, &inv->timer);
   if (inv->on_done)
@@ -382,7 +395,6 @@ void invoker_env_died(struct invocation *inv, int wait_status, bool oom)
   char reason[64];
   char *body;
 
-  inv->env = NULL;
   if (oom) {
     inv->oom = true;
     aws_exit_reason(wait_status, reason, sizeof(reason));

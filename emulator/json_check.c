@@ -945,7 +945,7 @@ static enum jc_token jc_unexpected_value(struct jc *c, int ch)
     jc_invalid_number_start(c, c->p[c->ptr++], false);
   }
   if (jc_is_ident_start_byte(ch)) {
-    char first[2];
+    char first[4]; /* room for any unit jc_put_unit writes (up to 3 bytes) */
     jc_invalid_token(c, first, jc_put_unit(first, (unsigned)ch), 1, JC_EXPECT_TOKEN);
   }
   jc_unexpected_char(c, ch, "expected a valid value " JC_EXPECT_VALUE);

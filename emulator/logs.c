@@ -93,7 +93,13 @@ char *logs_tail_base64(const struct logs_tail *t)
 
 void logs_function_line(const char *fn, struct logs_tail *tail, const char *line, size_t len)
 {
-  fprintf(stdout, "[%s] %.*s\n", fn, (int)len, line);
+  /* Several lines per warm invoke: plain copies into stdout's buffer instead of a format string
+   * (stdout is only written from the loop's thread). Up to a NUL, as "%.*s" printed it. */
+  fputc_unlocked('[', stdout);
+  fputs_unlocked(fn, stdout);
+  fputs_unlocked("] ", stdout);
+  fwrite_unlocked(line, 1, strnlen(line, len), stdout);
+  fputc_unlocked('\n', stdout);
   if (tail) {
     tail_append(tail, line, len);
     tail_append(tail, "\n", 1);

@@ -1,10 +1,12 @@
 /* lemu's command line: parses arguments and runs a subcommand; nothing else lives here. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lemu/config.h"
+#include "lemu/demo.h"
 #include "lemu/fault_catalog.h"
 #include "lemu/fault_client.h"
 #include "lemu/logs.h"
@@ -13,23 +15,72 @@
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 2
 
+/* `lemu --help`: the commands. */
+static void usage_main(FILE *f)
+{
+  fprintf(f,
+          "usage: lemu COMMAND [ARGS]\n"
+          "\n"
+          "lemu runs AWS Lambda functions on this machine behind the real Invoke API, so unmodified\n"
+          "AWS SDKs and CLIs can call them (any credentials and region are accepted).\n"
+          "\n"
+          "commands:\n"
+          "  serve            run the emulator (the Invoke, management and control APIs)\n"
+          "  fault            add, list, clear or import fault rules of a running lemu\n"
+          "  faults-doc       print the fault catalog in Markdown (docs/faults.md)\n"
+          "  demo NAME        narrate a failure scenario against a running lemu (timeout, throttling, ...)\n"
+          "  help [COMMAND]   this help, or COMMAND's\n"
+          "\n"
+          "`lemu COMMAND --help` describes every option of COMMAND; `man lemu` has the whole manual.\n");
+}
+
+/* `lemu serve --help`: every option of serve. */
 static void usage(FILE *f)
 {
   fprintf(f,
-          "usage: lemu serve [-c lemu.json] [--listen HOST:PORT] [--state-dir DIR] [--pending-seconds S]\n"
-          "                  [--time-scale F] [--no-sandbox] [--debug]\n"
-          "       lemu fault [--endpoint-url URL] add RULE_JSON | list | clear [ID] | import FIS.json [--seed N]\n"
-          "       lemu faults-doc        print the fault catalog (docs/faults.md)\n"
+          "usage: lemu serve [-c lemu.json] [--listen HOST:PORT] [--api-listen HOST:PORT] [--state-dir DIR]\n"
+          "                  [--pending-seconds S] [--time-scale F] [--no-sandbox] [--debug]\n"
           "\n"
-          "  serve   run the Lambda Invoke API and the Runtime API for the configured functions.\n"
-          "          Without -c it serves the sample functions (%s).\n"
-          "          --listen 127.0.0.1:0 picks a free port; the first stdout line is the URL.\n"
-          "          --state-dir DIR keeps functions created through the management API (default\n"
-          "          $XDG_STATE_HOME/lemu or ~/.local/state/lemu); --pending-seconds S is how long a\n"
-          "          created or updated function stays Pending / InProgress (default 1).\n"
-          "          --time-scale F multiplies every async retry delay and event age (0.001: the\n"
-          "          1 min / 2 min retry schedule takes 60 ms / 120 ms).\n",
+          "Serve the Lambda Invoke API, the management API, lemu's control API (/lemu/v1: faults,\n"
+          "queue, metrics) and the Runtime API of every function, until SIGTERM or SIGINT. The first\n"
+          "line on stdout is the URL; function logs follow on stdout, lemu's own lines on stderr.\n"
+          "\n"
+          "options:\n"
+          "  -c, --config FILE       lemu.json: functions, account limits and fault rules, in AWS's\n"
+          "                          field names. Without it lemu serves every folder holding a\n"
+          "                          function.json under $LEMU_SAMPLES_DIR (now %s).\n"
+          "  --listen HOST:PORT      where the APIs listen (default 127.0.0.1:9001; port 0 picks a\n"
+          "                          free port)\n"
+          "  --api-listen HOST:PORT  where the API Gateway front listens when a function has Api or\n"
+          "                          HttpApi Events (default 127.0.0.1:3000; stderr names its URL)\n"
+          "  --state-dir DIR         where functions created through the management API and the async\n"
+          "                          event queue persist (default $XDG_STATE_HOME/lemu, else\n"
+          "                          ~/.local/state/lemu)\n"
+          "  --pending-seconds S     how long a created or updated function stays Pending / InProgress\n"
+          "                          (0 to 600, default 1)\n"
+          "  --time-scale F          multiply every async retry delay and event age by F (0.001: the\n"
+          "                          1 min / 2 min retry schedule takes 60 ms / 120 ms)\n"
+          "  --no-sandbox            run handlers without lemu's seccomp filter\n"
+          "  --debug                 also log lemu's debug lines (stderr)\n"
+          "  -h, --help              this help\n"
+          "\n"
+          "environment: LEMU_SAMPLES_DIR (the default functions), LEMU_RUNTIMES_DIR (lemu's Python and\n"
+          "Node.js runtime shims), XDG_STATE_HOME.\n",
           config_samples_dir());
+}
+
+/* `lemu faults-doc --help`. */
+static void usage_faults_doc(FILE *f)
+{
+  fprintf(f, "usage: lemu faults-doc\n"
+             "\n"
+             "Print the fault catalog (every fault kind, what the caller sees, whether SDKs retry it)\n"
+             "as Markdown: the build writes it to docs/faults.md.\n");
+}
+
+static bool is_help(const char *arg)
+{
+  return !strcmp(arg, "-h") || !strcmp(arg, "--help");
 }
 
 static int parse_listen(const char *arg, struct lemu_config *cfg)
@@ -52,7 +103,7 @@ static int parse_listen(const char *arg, struct lemu_config *cfg)
 
 static int cmd_serve(int argc, char **argv)
 {
-  const char *config_path = NULL, *listen = NULL, *state_dir = NULL, *pending = NULL;
+  const char *config_path = NULL, *listen = NULL, *state_dir = NULL, *pending = NULL, *api_listen = NULL;
   struct server_opts opts = {0};
   struct lemu_config cfg;
   struct lemu_ctx *ctx;
@@ -65,6 +116,8 @@ static int cmd_serve(int argc, char **argv)
       config_path = argv[++i];
     } else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
       listen = argv[++i];
+    } else if (!strcmp(argv[i], "--api-listen") && i + 1 < argc) {
+      api_listen = argv[++i];
     } else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc) {
       state_dir = argv[++i];
     } else if (!strcmp(argv[i], "--pending-seconds") && i + 1 < argc) {
@@ -100,6 +153,11 @@ static int cmd_serve(int argc, char **argv)
     config_cleanup(&cfg);
     return EXIT_USAGE;
   }
+  if (api_listen && !config_parse_listen(api_listen, &cfg.api_listen_host, &cfg.api_listen_port)) {
+    fprintf(stderr, "lemu: --api-listen: expected HOST:PORT such as 127.0.0.1:3000, got \"%s\"\n", api_listen);
+    config_cleanup(&cfg);
+    return EXIT_USAGE;
+  }
   if (state_dir || pending) {
     char *end = NULL;
     double secs = pending ? strtod(pending, &end) : 0;
@@ -129,22 +187,36 @@ static int cmd_serve(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+  if (argc >= 3 && !strcmp(argv[1], "help")) {
+    /* `lemu help CMD` is `lemu CMD --help` */
+    char *help_argv[] = {argv[0], argv[2], "--help", NULL};
+    return main(3, help_argv);
+  }
   if (argc >= 2 && !strcmp(argv[1], "serve"))
     return cmd_serve(argc - 2, argv + 2);
   if (argc >= 2 && !strcmp(argv[1], "fault"))
     return fault_client_main(argc - 2, argv + 2);
+  if (argc >= 2 && !strcmp(argv[1], "demo"))
+    return demo_main(argc - 2, argv + 2);
   if (argc >= 2 && !strcmp(argv[1], "faults-doc")) {
-    char *doc = fault_catalog_markdown();
+    char *doc;
+    if (argc >= 3) {
+      usage_faults_doc(is_help(argv[2]) ? stdout : stderr);
+      return is_help(argv[2]) ? 0 : EXIT_USAGE;
+    }
+    doc = fault_catalog_markdown();
     if (!doc)
       return 1;
     fputs(doc, stdout);
     free(doc);
     return 0;
   }
-  if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
-    usage(stdout);
+  if (argc >= 2 && (is_help(argv[1]) || !strcmp(argv[1], "help"))) {
+    usage_main(stdout);
     return 0;
   }
-  usage(stderr);
+  if (argc >= 2)
+    fprintf(stderr, "lemu: unknown command '%s'\n", argv[1]);
+  usage_main(stderr);
   return EXIT_USAGE;
 }

@@ -129,12 +129,21 @@ void sandbox_cleanup(struct sandbox *sb)
   memset(sb, 0, sizeof(*sb));
 }
 
+void sandbox_tmpdir_on_disk(struct sandbox *sb)
+{
+  if (sb->tmp_tmpfs)
+    sb->tmp_note = "a tmpfs would count against MemorySize in the memory cgroup";
+  sb->tmp_tmpfs = false;
+}
+
 void sandbox_describe(const struct sandbox *sb, char *out, size_t n)
 {
-  snprintf(out, n, "seccomp %s; TMPDIR %s",
-           sb->seccomp_on ? "on" : "off (--no-sandbox)",
-           sb->tmp_tmpfs ? "a size-limited tmpfs per environment (EphemeralStorage)"
-                         : "a directory per environment, size not enforced (cannot mount tmpfs)");
+  if (sb->tmp_tmpfs)
+    snprintf(out, n, "seccomp %s; TMPDIR a size-limited tmpfs per environment (EphemeralStorage)",
+             sb->seccomp_on ? "on" : "off (--no-sandbox)");
+  else
+    snprintf(out, n, "seccomp %s; TMPDIR a directory per environment on disk, size not enforced (%s)",
+             sb->seccomp_on ? "on" : "off (--no-sandbox)", sb->tmp_note ? sb->tmp_note : "cannot mount tmpfs");
 }
 
 char *sandbox_tmpdir_create(const struct sandbox *sb, unsigned long id, int size_mb)

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "lemu/api_async.h"
+#include "lemu/apigw.h"
 #include "lemu/api_control.h"
 #include "lemu/api_functions.h"
 #include "lemu/event_queue.h"
@@ -19,6 +20,8 @@
 #include "lemu/invoker.h"
 #include "lemu/http_server.h"
 #include "lemu/logs.h"
+#include "lemu/metrics.h"
+#include "lemu/ui.h"
 #include "lemu/loop.h"
 #include "lemu/registry.h"
 #include "lemu/runtime_api.h"
@@ -52,6 +55,7 @@ static lemu_err_t server_start_faults(struct lemu_ctx *ctx)
   ctx->faults = fault_engine_create();
   if (!ctx->faults)
     return LEMU_ERR_NOMEM;
+  fault_engine_set_observer(ctx->faults, metrics_on_fault_fired, ctx->metrics);
   cJSON_ArrayForEach(rule, ctx->cfg.faults) {
     char *id = NULL, *message = NULL;
     if (fault_engine_add(ctx->faults, rule, util_epoch_ms(), &id, &message) != LEMU_ERR_OK) {
@@ -59,10 +63,11 @@ static lemu_err_t server_start_faults(struct lemu_ctx *ctx)
       free(message);
       return LEMU_ERR_CONFIG;
     }
-    logs_info("fault rule %s loaded from the config file", id);
     free(id);
     i++;
   }
+  if (i > 0)
+    logs_info("%d fault rule%s loaded from the config file", i, i == 1 ? "" : "s");
   return LEMU_ERR_OK;
 }
 
@@ -114,6 +119,8 @@ lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg, const s
     goto fail;
   }
   cgroup_sys_init(&ctx->cg);
+  if (ctx->cg.mode != CGROUP_NONE)
+    sandbox_tmpdir_on_disk(&ctx->sb);
   loop_timer_init(&ctx->rss_timer, NULL, NULL);
   if (ctx->cg.mode == CGROUP_NONE)
     envpool_start_rss_sampler(ctx);
@@ -133,6 +140,10 @@ lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg, const s
   }
   if (opts->time_scale > 0)
     ctx->cfg.time_scale = opts->time_scale;
+  ctx->metrics = metrics_create();
+  ctx->ui = ctx->metrics ? ui_create(ctx) : NULL;
+  if (!ctx->ui)
+    goto fail;
   rc = server_start_faults(ctx);
   if (rc)
     goto fail;
@@ -167,10 +178,12 @@ lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg, const s
       .routes = ctx->api_routes, .n_routes = ctx->n_api_routes,
       .not_found = api_not_found,
       .cls = ctx, .listen_host = ctx->cfg.listen_host, .listen_port = ctx->cfg.listen_port,
+      .idle_timeout_s = SERVER_API_IDLE_TIMEOUT_S,
     };
     struct http_server_opts rt = {
       .routes = runtime_api_routes, .n_routes = runtime_api_n_routes,
       .not_found = runtime_api_not_found, .cls = ctx, .no_listen = true,
+      .idle_timeout_s = SERVER_RUNTIME_IDLE_TIMEOUT_S,
     };
     rc = LEMU_ERR_HTTP;
     ctx->api = http_server_create(ctx->loop, &api);
@@ -180,6 +193,9 @@ lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg, const s
     if (!ctx->rt)
       goto fail;
   }
+  rc = apigw_start(ctx); /* only when some function has Api / HttpApi events */
+  if (rc)
+    goto fail;
   if (loop_add_prepare(ctx->loop, flush_logs, NULL) != LEMU_ERR_OK)
     goto fail;
   *out = ctx;
@@ -196,6 +212,7 @@ int server_run(struct lemu_ctx *ctx)
 
   /* The first stdout line is the URL: tests and scripts read it to find an ephemeral port. */
   printf("http://%s:%u\n", ctx->cfg.listen_host, http_server_port(ctx->api));
+  apigw_announce(ctx); /* stderr: "lemu: api gateway front on http://HOST:PORT" */
   logs_flush();
   logs_info("serving %zu function%s from %s", ctx->reg->n, ctx->reg->n == 1 ? "" : "s", ctx->cfg.source);
   for (i = 0; i < ctx->reg->n; i++)
@@ -227,11 +244,14 @@ void server_destroy(struct lemu_ctx *ctx)
   }
   cgroup_sys_cleanup(&ctx->cg);
   sandbox_cleanup(&ctx->sb);
+  ui_destroy(ctx->ui); /* answers its waiting requests before the daemon goes */
   http_server_destroy(ctx->api);
   http_server_destroy(ctx->rt);
+  apigw_stop(ctx);
   registry_destroy(ctx->reg);
   event_queue_close(ctx->evq);
   fault_engine_destroy(ctx->faults);
+  metrics_destroy(ctx->metrics);
   api_functions_stop(ctx);
   loop_destroy(ctx->loop);
   free(ctx->api_routes);

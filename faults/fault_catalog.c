@@ -60,11 +60,11 @@ const struct fault_kind fault_kinds[] = {
    "Lambda couldn't decrypt the environment variables because the KMS key was not found. Check the "
    "function's KMS key settings.", NULL, NULL, true, "KMS key not found (model doc)"},
   {"eni-limit", FAULT_API_ERROR, 502, "ENILimitReachedException", false,
-   "Lambda was not able to create an Elastic Network Interface (ENI) in the VPC, specified as part of "
-   "Lambda function configuration, because the limit for network interfaces has been reached.",
+   "Lambda couldn't create an elastic network interface in the VPC, specified as part of Lambda "
+   "function configuration, because the limit for network interfaces has been reached.",
    NULL, NULL, true, "VPC ENI limit (model doc)"},
   {"subnet-ip-limit", FAULT_API_ERROR, 502, "SubnetIPAddressLimitReachedException", false,
-   "Lambda was not able to set up VPC access for the Lambda function because one or more configured "
+   "Lambda couldn't set up VPC access for the Lambda function because one or more configured "
    "subnets has no available IP addresses.", NULL, NULL, true, "subnet out of IPs (model doc)"},
   {"service-exception", FAULT_API_ERROR, 500, "ServiceException", false,
    "The Lambda service encountered an internal error.", NULL, NULL, true, "Lambda internal error"},
@@ -78,7 +78,9 @@ const struct fault_kind fault_kinds[] = {
    "the function returns Params.StatusCode with Params.ContentType (FIS invocation-http-integration-response)"},
   {"malformed-proxy-response", FAULT_PROXY, 502, "InternalServerErrorException", true,
    "Internal server error", NULL, NULL, false,
-   "a malformed proxy response through the API Gateway front (accepted, listed; no effect on Invoke)"},
+   "through the API Gateway front, the function's answer is replaced by a malformed proxy response "
+   "(Params.Variant: BodyNotString (default), None, MissingStatusCode) without running it: REST 502; "
+   "no effect on Invoke"},
 };
 const unsigned fault_kinds_count = sizeof(fault_kinds) / sizeof(fault_kinds[0]);
 
@@ -152,6 +154,56 @@ char *fault_catalog_http_response_body(const cJSON *params)
   cJSON_AddBoolToObject(o, "isBase64Encoded", 0);
   text = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
+  return text;
+}
+
+/* The malformed answers of seed 003, each as the handler would have returned it. */
+static const char *const proxy_variants[] = {
+  FAULT_PROXY_BODY_NOT_STRING, FAULT_PROXY_NONE, FAULT_PROXY_MISSING_STATUS_CODE, NULL,
+};
+
+bool fault_catalog_proxy_variant_known(const char *variant)
+{
+  size_t i;
+
+  for (i = 0; variant && proxy_variants[i]; i++)
+    if (!strcmp(proxy_variants[i], variant))
+      return true;
+  return false;
+}
+
+char *fault_catalog_proxy_response_body(const cJSON *params)
+{
+  const char *variant = param_string(params, "Variant", FAULT_PROXY_BODY_NOT_STRING);
+  cJSON *o = NULL, *message = NULL, *h;
+  char *text = NULL;
+
+  if (!strcmp(variant, FAULT_PROXY_NONE)) {
+    o = cJSON_CreateNull(); /* Python's None, JavaScript's undefined */
+    goto out;
+  }
+  o = cJSON_CreateObject();
+  message = cJSON_CreateObject();
+  if (!o || !message)
+    goto out;
+  cJSON_AddStringToObject(message, "message", "ok");
+  if (strcmp(variant, FAULT_PROXY_MISSING_STATUS_CODE) != 0)
+    cJSON_AddNumberToObject(o, "statusCode", 200);
+  h = cJSON_AddObjectToObject(o, "headers");
+  cJSON_AddStringToObject(h, "Content-Type", AWS_CONTENT_TYPE_JSON);
+  if (!strcmp(variant, FAULT_PROXY_MISSING_STATUS_CODE)) {
+    char *inner = cJSON_PrintUnformatted(message);
+    cJSON_AddStringToObject(o, "body", inner ? inner : "");
+    free(inner);
+  } else {
+    cJSON_AddItemToObject(o, "body", message); /* the mistake: an object, not a string */
+    message = NULL;
+  }
+out:
+  if (o)
+    text = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  cJSON_Delete(message);
   return text;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lemu/aws_errors.h"
 #include "lemu/fault_catalog.h"
 #include "lemu/fault_rules.h"
 #include "lemu/util.h"
@@ -15,6 +16,12 @@
 #define FAULT_MAX_NTH 1024
 #define FAULT_MAX_MATCH 16
 #define FIS_PREFIX "aws:lambda:"
+/* Bounds checked before any double is converted to an integer (a conversion out of range is
+ * undefined behaviour; tests/fuzz found rules such as {"Times": 1e300}). */
+#define FAULT_MAX_COUNT 1e15              /* Nth, Every, Times */
+#define FAULT_MAX_SEED 9007199254740992.0 /* 2^53: every integer below is exact in JSON */
+#define FAULT_MAX_MS (24.0 * 3600.0 * 1000.0)  /* Params.Ms: a day of added latency */
+#define FAULT_MAX_SECONDS (366.0 * 24.0 * 3600.0) /* Params.Seconds: a year */
 
 enum fault_when { WHEN_ALWAYS, WHEN_NTH, WHEN_EVERY, WHEN_PROBABILITY };
 enum match_op { MATCH_EQ, MATCH_EXISTS, MATCH_STARTS_WITH, MATCH_REGEX };
@@ -59,6 +66,8 @@ struct fault_rule {
 struct fault_engine {
   struct fault_rule *rules;
   unsigned next_id;
+  fault_fired_fn on_fired;     /* observer of firings (metrics), or NULL */
+  void *on_fired_cls;
 };
 
 struct fault_engine *fault_engine_create(void)
@@ -117,6 +126,13 @@ static uint64_t splitmix64(uint64_t *s)
 static double rule_draw(struct fault_rule *r)
 {
   return (double)(splitmix64(&r->rng) >> 11) / 9007199254740992.0;
+}
+
+/* v is a JSON number holding a whole number from lo to hi (range first, then the conversion). */
+static bool whole_in(const cJSON *v, double lo, double hi)
+{
+  return cJSON_IsNumber(v) && v->valuedouble >= lo && v->valuedouble <= hi &&
+         v->valuedouble == (double)(long long)v->valuedouble;
 }
 
 static bool fail(char **message, const char *fmt, const char *field)
@@ -179,6 +195,8 @@ static bool parse_match(struct fault_rule *r, const cJSON *m, char **message)
 
   if (cJSON_IsObject(m))
     return parse_condition(r, m, message);
+  if (cJSON_IsArray(m) && cJSON_GetArraySize(m) == 0)
+    return fail(message, "%s: expected at least one condition", "Match");
   if (!cJSON_IsArray(m))
     return fail(message, "%s: expected a condition or an array of conditions such as "
                 "[{\"Path\": \"$.user.id\", \"StartsWith\": \"test-\"}]", "Match");
@@ -199,6 +217,27 @@ static bool parse_when(struct fault_rule *r, const cJSON *w, char **message)
   if (!cJSON_IsObject(w) || cJSON_GetArraySize(w) < 1)
     return fail(message, "%s: expected one of {\"Nth\": [2, 5]}, {\"Every\": 3}, "
                 "{\"Probability\": 0.25, \"Seed\": 7}, {\"Always\": true}", "When");
+  {
+    static const char *const keys[] = {"Nth", "Every", "Probability", "Seed", "Always", NULL};
+    const cJSON *it;
+    int kinds = 0;
+    cJSON_ArrayForEach(it, w) {
+      size_t k;
+      bool known = false;
+      for (k = 0; keys[k]; k++)
+        known |= !strcmp(it->string, keys[k]);
+      if (!known) {
+        *message = util_asprintf("When.%s: unknown field (expected Nth, Every, Probability with Seed, "
+                                 "or Always)", it->string);
+        return false;
+      }
+      kinds += strcmp(it->string, "Seed") != 0;
+    }
+    if (kinds != 1)
+      return fail(message, "%s: expected exactly one of Nth, Every, Probability, Always", "When");
+    if (cJSON_GetObjectItemCaseSensitive(w, "Seed") && !cJSON_GetObjectItemCaseSensitive(w, "Probability"))
+      return fail(message, "%s: only goes with Probability", "When.Seed");
+  }
   if ((v = cJSON_GetObjectItemCaseSensitive(w, "Always")) != NULL) {
     if (!cJSON_IsTrue(v))
       return fail(message, "%s: expected true", "When.Always");
@@ -212,13 +251,13 @@ static bool parse_when(struct fault_rule *r, const cJSON *w, char **message)
     if (!r->nth)
       return fail(message, "%s: out of memory", "When.Nth");
     cJSON_ArrayForEach(it, v) {
-      if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble != (double)(long)it->valuedouble)
+      if (!whole_in(it, 1, FAULT_MAX_COUNT))
         return fail(message, "%s: expected positive integers", "When.Nth");
       r->nth[r->n_nth++] = (unsigned long)it->valuedouble;
     }
     r->when = WHEN_NTH;
   } else if ((v = cJSON_GetObjectItemCaseSensitive(w, "Every")) != NULL) {
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble != (double)(long)v->valuedouble)
+    if (!whole_in(v, 1, FAULT_MAX_COUNT))
       return fail(message, "%s: expected a positive integer", "When.Every");
     r->every = (unsigned long)v->valuedouble;
     r->when = WHEN_EVERY;
@@ -226,7 +265,7 @@ static bool parse_when(struct fault_rule *r, const cJSON *w, char **message)
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(w, "Seed");
     if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1)
       return fail(message, "%s: expected a number from 0 to 1", "When.Probability");
-    if (seed && (!cJSON_IsNumber(seed) || seed->valuedouble < 0))
+    if (seed && !whole_in(seed, 0, FAULT_MAX_SEED))
       return fail(message, "%s: expected a non-negative integer", "When.Seed");
     r->probability = v->valuedouble;
     r->rng = seed ? (uint64_t)seed->valuedouble : 0;
@@ -281,7 +320,7 @@ static struct fault_rule *rule_parse(const cJSON *in, uint64_t now_ms, char **me
     goto out;
   v = cJSON_GetObjectItemCaseSensitive(in, "Times");
   if (v) {
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble != (double)(long)v->valuedouble) {
+    if (!whole_in(v, 1, FAULT_MAX_COUNT)) {
       fail(message, "%s: expected a positive integer", "Times");
       goto out;
     }
@@ -294,16 +333,61 @@ static struct fault_rule *rule_parse(const cJSON *in, uint64_t now_ms, char **me
   }
   if (v) {
     const cJSON *p;
-    if ((p = cJSON_GetObjectItemCaseSensitive(v, "Ms")) && (!cJSON_IsNumber(p) || p->valuedouble < 0)) {
+    if ((p = cJSON_GetObjectItemCaseSensitive(v, "Ms")) &&
+        (!cJSON_IsNumber(p) || !(p->valuedouble >= 0 && p->valuedouble <= FAULT_MAX_MS))) { /* NaN too */
       fail(message, "%s: expected a non-negative number of milliseconds", "Params.Ms");
       goto out;
     }
-    if ((p = cJSON_GetObjectItemCaseSensitive(v, "Seconds")) && (!cJSON_IsNumber(p) || p->valuedouble <= 0)) {
+    if ((p = cJSON_GetObjectItemCaseSensitive(v, "Seconds")) &&
+        (!cJSON_IsNumber(p) || !(p->valuedouble > 0 && p->valuedouble <= FAULT_MAX_SECONDS))) {
       fail(message, "%s: expected a positive number of seconds", "Params.Seconds");
       goto out;
     }
-    if ((p = cJSON_GetObjectItemCaseSensitive(v, "Reason")) && !cJSON_IsString(p)) {
-      fail(message, "%s: expected a TooManyRequestsException Reason string", "Params.Reason");
+    if ((p = cJSON_GetObjectItemCaseSensitive(v, "Reason")) != NULL) {
+      static const char *const reasons[] = AWS_THROTTLE_REASONS;
+      size_t k;
+      bool known = false;
+      for (k = 0; cJSON_IsString(p) && reasons[k]; k++)
+        known |= !strcmp(p->valuestring, reasons[k]);
+      if (!known) {
+        fail(message, "%s: expected a TooManyRequestsException Reason such as "
+             "ReservedFunctionConcurrentInvocationLimitExceeded", "Params.Reason");
+        goto out;
+      }
+    }
+    {
+      static const char *const strings[] = {"ErrorType", "ErrorMessage", "AccessPointArn", "ContentType", NULL};
+      size_t k;
+      for (k = 0; strings[k]; k++)
+        if ((p = cJSON_GetObjectItemCaseSensitive(v, strings[k])) && !cJSON_IsString(p)) {
+          *message = util_asprintf("Params.%s: expected a string", strings[k]);
+          goto out;
+        }
+      if ((p = cJSON_GetObjectItemCaseSensitive(v, "StatusCode")) && !cJSON_IsNumber(p) && !cJSON_IsString(p)) {
+        fail(message, "%s: expected an HTTP status code", "Params.StatusCode");
+        goto out;
+      }
+    }
+    {
+      static const char *const known_params[] = {"Ms", "Seconds", "Reason", "ErrorType", "ErrorMessage",
+                                                 "AccessPointArn", "StatusCode", "ContentType", NULL};
+      const cJSON *it2;
+      cJSON_ArrayForEach(it2, v) {
+        size_t k;
+        bool ok2 = false;
+        for (k = 0; known_params[k]; k++)
+          ok2 |= !strcmp(it2->string, known_params[k]);
+        if (!ok2) {
+          *message = util_asprintf("Params.%s: unknown parameter (expected Ms, Seconds, Reason, ErrorType, "
+                                   "ErrorMessage, AccessPointArn, StatusCode, ContentType)", it2->string);
+          goto out;
+        }
+      }
+    }
+    if (r->kind->action == FAULT_PROXY && (p = cJSON_GetObjectItemCaseSensitive(v, "Variant")) &&
+        (!cJSON_IsString(p) || !fault_catalog_proxy_variant_known(p->valuestring))) {
+      fail(message, "%s: expected \"" FAULT_PROXY_BODY_NOT_STRING "\", \"" FAULT_PROXY_NONE "\" or \""
+           FAULT_PROXY_MISSING_STATUS_CODE "\"", "Params.Variant");
       goto out;
     }
   }
@@ -510,10 +594,18 @@ bool fault_engine_decide(struct fault_engine *e, const char *function, const cha
   if (!winner)
     return false;
   winner->fired++;
+  if (e->on_fired)
+    e->on_fired(e->on_fired_cls, winner->id, winner->kind->name, function);
   snprintf(hit->id, sizeof(hit->id), "%s", winner->id);
   hit->kind = winner->kind;
   hit->params = winner->params;
   return true;
+}
+
+void fault_engine_set_observer(struct fault_engine *e, fault_fired_fn fn, void *cls)
+{
+  e->on_fired = fn;
+  e->on_fired_cls = cls;
 }
 
 bool fault_engine_pending(struct fault_engine *e, const char *function, uint64_t now_ms)
@@ -522,7 +614,7 @@ bool fault_engine_pending(struct fault_engine *e, const char *function, uint64_t
 
   for (r = e->rules; r; r = r->next)
     if (r->kind->action == FAULT_PENDING && (!strcmp(r->function, "*") || !strcmp(r->function, function)) &&
-        (!r->expires_ms || now_ms < r->expires_ms))
+        (!r->expires_ms || now_ms < r->expires_ms) && (r->times < 0 || (long)r->fired < r->times))
       return true;
   return false;
 }
@@ -532,8 +624,7 @@ bool fault_engine_pending(struct fault_engine *e, const char *function, uint64_t
 /* ISO 8601 duration "PT5M", "PT30S", "PT1H" → ms (0 = none). */
 static uint64_t iso_duration_ms(const char *s)
 {
-  uint64_t ms = 0;
-  double v;
+  double ms = 0, v, unit;
   char *end;
 
   if (!s || s[0] != 'P')
@@ -545,18 +636,20 @@ static uint64_t iso_duration_ms(const char *s)
       continue;
     }
     v = strtod(s, &end);
-    if (end == s)
+    if (end == s || !(v >= 0)) /* also refuses NaN; "PT-5M" is no duration */
       return 0;
     switch (*end) {
-    case 'H': ms += (uint64_t)(v * 3600000.0); break;
-    case 'M': ms += (uint64_t)(v * 60000.0); break;
-    case 'S': ms += (uint64_t)(v * 1000.0); break;
-    case 'D': ms += (uint64_t)(v * 86400000.0); break;
+    case 'H': unit = 3600000.0; break;
+    case 'M': unit = 60000.0; break;
+    case 'S': unit = 1000.0; break;
+    case 'D': unit = 86400000.0; break;
     default: return 0;
     }
+    ms += v * unit;
     s = end + 1;
   }
-  return ms;
+  /* Converted only once known to fit (tests/fuzz: "PT1e300H" overflowed the cast). */
+  return ms < FAULT_MAX_SECONDS * 1000.0 ? (uint64_t)ms : (uint64_t)(FAULT_MAX_SECONDS * 1000.0);
 }
 
 static const char *param(const cJSON *params, const char *key)
@@ -673,18 +766,34 @@ lemu_err_t fault_engine_add_fis(struct fault_engine *e, const cJSON *tmpl, uint6
     goto out;
   }
   {
+    /* Parse every rule before linking any: one the engine refuses (say a target ARN naming no
+     * function, or a negative delay) must leave the engine as it was (found by tests/fuzz). */
     const cJSON *r;
+    struct fault_rule *parsed = NULL, **tail = &parsed, *fr;
     cJSON_ArrayForEach(r, rules) {
       cJSON *copy = cJSON_Duplicate(r, true);
-      uint64_t dur = (uint64_t)cJSON_GetObjectItemCaseSensitive(r, "_DurationMs")->valuedouble;
-      struct fault_rule *fr;
+      const cJSON *dur_j = cJSON_GetObjectItemCaseSensitive(r, "_DurationMs");
+      uint64_t dur = cJSON_IsNumber(dur_j) ? (uint64_t)dur_j->valuedouble : 0; /* iso_duration_ms bounds it */
       cJSON_DeleteItemFromObjectCaseSensitive(copy, "_DurationMs");
       fr = rule_parse(copy, now_ms, message);
       cJSON_Delete(copy);
-      if (!fr)
+      if (!fr) {
+        while (parsed) {
+          fr = parsed;
+          parsed = fr->next;
+          rule_free(fr);
+        }
         goto out;
+      }
       if (dur)
         fr->expires_ms = now_ms + dur;
+      *tail = fr;
+      tail = &fr->next;
+    }
+    while (parsed) {
+      fr = parsed;
+      parsed = fr->next;
+      fr->next = NULL;
       rule_link(e, fr);
       cJSON_AddItemToArray(out, cJSON_CreateString(fr->id));
     }

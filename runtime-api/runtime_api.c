@@ -42,7 +42,7 @@ static const char *rt_state_name(const struct env *env)
   case ENV_BUSY:
     return AWS_RAPI_STATE_RUNNING;
   case ENV_ANSWERED:
-    return env->last == ENV_LAST_ERROR ? AWS_RAPI_STATE_ERROR_SENT : AWS_RAPI_STATE_RESPONSE_SENT;
+    return AWS_RAPI_STATE_RESPONSE_SENT;
   default:
     return AWS_RAPI_STATE_READY;
   }
@@ -104,7 +104,7 @@ static void rt_response(struct http_req *req, void *cls)
   size_t len;
 
   (void)cls;
-  if (!env || !(inv = rt_running(req, env, AWS_RAPI_STATE_RESPONSE_SENT)))
+  if (!env || !(inv = rt_running(req, env, AWS_RAPI_STATE_INVOCATION_RESPONSE)))
     return;
   if (req->too_big) {
     aws_rapi_error_send(req, AWS_RAPI_PAYLOAD_TOO_LARGE);
@@ -130,7 +130,7 @@ static void rt_error(struct http_req *req, void *cls)
   size_t len;
 
   (void)cls;
-  if (!env || !(inv = rt_running(req, env, AWS_RAPI_STATE_ERROR_SENT)))
+  if (!env || !(inv = rt_running(req, env, AWS_RAPI_STATE_INVOCATION_ERROR)))
     return;
   if (req->too_big) {
     aws_rapi_error_send(req, AWS_RAPI_PAYLOAD_TOO_LARGE);

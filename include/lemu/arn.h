@@ -14,7 +14,9 @@
 struct function_ref {
   char name[ARN_MAX_NAME + 1];
   char qualifier[ARN_MAX_QUALIFIER + 1]; /* "" when none */
-  char region[32];                       /* "" unless a full ARN named it */
+  /* "" unless a full ARN named it. The pattern bounds a region only by the input's length, so
+   * it gets room for that: a shorter buffer silently cut long ones (found by tests/fuzz). */
+  char region[ARN_MAX_FUNCTION_NAME_INPUT + 1];
   char account[13];                      /* "" unless an ARN named it */
 };
 

@@ -159,6 +159,13 @@ void aws_error_send_raw(struct http_req *req, const char *request_id, unsigned s
 /* TooManyRequestsException Reason values (reference §1.5). */
 #define AWS_REASON_RESERVED_CONCURRENCY "ReservedFunctionConcurrentInvocationLimitExceeded"
 #define AWS_REASON_ACCOUNT_CONCURRENCY "ConcurrentInvocationLimitExceeded"
+#define AWS_REASON_CALLER_RATE "CallerRateLimitExceeded"
+#define AWS_MESSAGE_CALLER_RATE "Rate exceeded"
+/* Every Reason the model knows, for validating fault rules. */
+#define AWS_THROTTLE_REASONS                                                                      \
+  {"ConcurrentInvocationLimitExceeded", "FunctionInvocationRateLimitExceeded",                    \
+   "ReservedFunctionConcurrentInvocationLimitExceeded", "ReservedFunctionInvocationRateLimitExceeded", \
+   "CallerRateLimitExceeded", "ConcurrentSnapshotCreateLimitExceeded", NULL}
 #define AWS_RETRY_AFTER_SECONDS "1"
 /* Answer req with 429 TooManyRequestsException: {"Reason":reason,"Type":"User","message":...}
  * and Retry-After. */
@@ -296,13 +303,67 @@ enum aws_rapi_error {
 
 void aws_rapi_error_send(struct http_req *req, enum aws_rapi_error id, ...);
 /* Runtime API states named in InvalidStateTransition messages (the RIE's state names). */
-#define AWS_RAPI_STATE_STARTED "RuntimeStartedState"
-#define AWS_RAPI_STATE_READY "RuntimeReadyState"
-#define AWS_RAPI_STATE_RUNNING "RuntimeRunningState"
-#define AWS_RAPI_STATE_RESPONSE_SENT "RuntimeResponseSentState"
-#define AWS_RAPI_STATE_ERROR_SENT "RuntimeInvocationErrorResponseState"
-#define AWS_RAPI_STATE_INIT_ERROR "RuntimeInitErrorState"
+#define AWS_RAPI_STATE_STARTED "Started"
+#define AWS_RAPI_STATE_READY "Ready"
+#define AWS_RAPI_STATE_RUNNING "Running"
+#define AWS_RAPI_STATE_RESPONSE_SENT "RuntimeResponseSentState" /* after /response or /error */
+#define AWS_RAPI_STATE_INVOCATION_RESPONSE "InvocationResponse"
+#define AWS_RAPI_STATE_INVOCATION_ERROR "InvocationErrorResponse"
+#define AWS_RAPI_STATE_INIT_ERROR "InitError"
 #define AWS_RAPI_REASON_NOT_ALLOWED "State transition is not allowed"
 #define AWS_RAPI_OK_BODY "{\"status\":\"OK\"}"
+
+/* ---- API Gateway (reference §8): the proxy front's gateway responses, headers and the
+ * execution-log lines API Gateway writes (emulator/apigw.c) ---- */
+#define AWS_APIGW_HDR_ID "x-amz-apigw-id"                /* REST: the extended request id */
+#define AWS_APIGW_HDR_HTTP_REQUEST_ID "Apigw-Requestid"  /* HTTP API: its request id */
+#define AWS_APIGW_HDR_REMAPPED_PREFIX "X-Amzn-Remapped-" /* reserved response headers, renamed */
+#define AWS_APIGW_STAGE_REST "Prod"                      /* SAM's stage of an implicit REST API */
+#define AWS_APIGW_STAGE_HTTP "$default"
+#define AWS_APIGW_ROUTE_DEFAULT "$default"
+#define AWS_APIGW_DOMAIN_FMT "%s.execute-api.%s.amazonaws.com" /* args: api id, region */
+/* Gateway responses, body bytes exactly as API Gateway sends them (spacing included).
+ * XX(id, http status, x-amzn-ErrorType (REST) or NULL, body) */
+#define AWS_APIGW_RESPONSE_MAP(XX)                                                                \
+  /* REST: malformed proxy response, function error or timeout [APIGW, seed 003] */              \
+  XX(REST_BAD_GATEWAY, 502, "InternalServerErrorException", "{\"message\": \"Internal server error\"}") \
+  /* REST: the Invoke call itself failed (throttled 429, 413, 404...) (unconfirmed) */             \
+  XX(REST_INTERNAL, 500, "InternalServerErrorException", "{\"message\": \"Internal server error\"}") \
+  XX(REST_NO_ROUTE, 403, "MissingAuthenticationTokenException",                                 \
+     "{\"message\":\"Missing Authentication Token\"}")                                          \
+  XX(REST_TIMEOUT, 504, NULL, "{\"message\": \"Endpoint request timed out\"}")                     \
+  XX(REST_TOO_LARGE, 413, NULL, "{\"message\":\"Request Too Long\"}") /* (unconfirmed) */          \
+  /* HTTP API: function error, invalid response, failed Invoke (reference §8.2, unconfirmed) */  \
+  XX(HTTP_INTERNAL, 500, NULL, "{\"message\":\"Internal Server Error\"}")                         \
+  XX(HTTP_NO_ROUTE, 404, NULL, "{\"message\":\"Not Found\"}")                                     \
+  /* HTTP API integration timeout: 503, observed [OBS cortexlabs/cortex#1225] */                 \
+  XX(HTTP_TIMEOUT, 503, NULL, "{\"message\":\"Service Unavailable\"}")                            \
+  XX(HTTP_TOO_LARGE, 413, NULL, "{\"message\":\"Request Entity Too Large\"}") /* (unconfirmed) */
+
+enum aws_apigw_response {
+#define AWS_APIGW_RESPONSE_ENUM(id, status, type, body) AWS_APIGW_##id,
+  AWS_APIGW_RESPONSE_MAP(AWS_APIGW_RESPONSE_ENUM)
+#undef AWS_APIGW_RESPONSE_ENUM
+  AWS_APIGW__COUNT
+};
+
+unsigned aws_apigw_status(enum aws_apigw_response id);
+/* x-amzn-ErrorType of the row, NULL when API Gateway sends none. */
+const char *aws_apigw_error_type(enum aws_apigw_response id);
+const char *aws_apigw_body(enum aws_apigw_response id);
+
+/* Execution log lines (each prefixed "(<request id>) " in the log group below) [APIGW]. */
+#define AWS_APIGW_LOG_GROUP_FMT "API-Gateway-Execution-Logs_%s/%s" /* args: api id, stage */
+#define AWS_APIGW_LOG_BODY_BEFORE "Endpoint response body before transformations: "
+#define AWS_APIGW_LOG_MALFORMED "Execution failed due to configuration error: Malformed Lambda proxy response"
+/* args: the function's errorMessage, Lambda request id */
+#define AWS_APIGW_LOG_FUNCTION_ERROR                                                              \
+  "Lambda execution failed with status 200 due to customer function error: %s. Lambda request id: %s"
+/* args: Invoke's HTTP status, Lambda request id; then the error type (unconfirmed wording) */
+#define AWS_APIGW_LOG_INVOKE_FAILED "Lambda invocation failed with status: %u. Lambda request id: %s"
+#define AWS_APIGW_LOG_CONFIG_ERROR "Execution failed due to configuration error: %s"
+#define AWS_APIGW_LOG_TRUNCATED " [TRUNCATED]"
+#define AWS_APIGW_LOG_TIMEOUT "Execution failed due to a timeout error"
+#define AWS_APIGW_LOG_COMPLETED "Method completed with status: %u" /* arg: status */
 
 #endif

@@ -62,6 +62,11 @@ struct lemu_config {
   double time_scale;  /* multiplies every async delay and event age (Lemu.TimeScale, --time-scale) */
   struct cJSON *faults;       /* the "Faults" array as given (validated by the fault engine), or NULL */
   struct cJSON *async;        /* {"name": {"EventInvokeConfig": {...}, "DeadLetterConfig": {...}}} */
+  /* API Gateway front (apigw) */
+  struct cJSON *api_events;   /* {"name": its "Events" object (Api / HttpApi), validated}, or NULL */
+  char *api_listen_host;      /* Lemu.ApiListen or --api-listen; NULL = apigw's default address */
+  unsigned api_listen_port;
+  double api_timeout_s;       /* Lemu.ApiTimeoutSeconds; 0 = API Gateway's (29 s REST, 30 s HTTP) */
 };
 
 /* Load path (NULL = embedded default: the sample functions). On failure returns LEMU_ERR_CONFIG
@@ -71,6 +76,8 @@ void config_cleanup(struct lemu_config *cfg);
 void function_config_cleanup(struct function_config *fc);
 /* Where the default configuration looks for sample functions. */
 const char *config_samples_dir(void);
+/* "HOST:PORT" (port 0 to 65535) into *host (malloc'd, replacing what it held) and *port. */
+bool config_parse_listen(const char *text, char **host, unsigned *port);
 /* $XDG_STATE_HOME/lemu, else $HOME/.local/state/lemu (malloc'd; NULL when neither is set). */
 char *config_default_state_dir(void);
 

@@ -8,6 +8,7 @@
 #ifndef LEMU_EVENT_QUEUE_H
 #define LEMU_EVENT_QUEUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,5 +53,9 @@ char *event_queue_list(struct event_queue *q);
  * NULL) (malloc'd). */
 char *event_queue_sink_list(struct event_queue *q, const char *arn);
 size_t event_queue_depth(const struct event_queue *q);
+/* Call fn for every event waiting or in flight (metrics, the live page). */
+typedef void (*event_queue_visit_fn)(void *cls, const char *function, uint64_t enqueued_ms, int attempts,
+                                     bool running);
+void event_queue_visit(const struct event_queue *q, event_queue_visit_fn fn, void *cls);
 
 #endif

@@ -47,6 +47,13 @@ void fault_catalog_send(struct http_req *req, const char *request_id, const stru
 char *fault_catalog_function_error_body(const struct cJSON *params);
 /* Body of a FAULT_HTTP_RESPONSE: an API Gateway proxy response with the status and content type. */
 char *fault_catalog_http_response_body(const struct cJSON *params);
+/* FAULT_PROXY: the malformed proxy response Params.Variant names (seed 003's three mistakes),
+ * as the function's answer would be posted (caller frees). Unknown or absent: BodyNotString. */
+#define FAULT_PROXY_BODY_NOT_STRING "BodyNotString"
+#define FAULT_PROXY_NONE "None"
+#define FAULT_PROXY_MISSING_STATUS_CODE "MissingStatusCode"
+char *fault_catalog_proxy_response_body(const struct cJSON *params);
+bool fault_catalog_proxy_variant_known(const char *variant);
 /* docs/faults.md, generated from the table (caller frees). */
 char *fault_catalog_markdown(void);
 

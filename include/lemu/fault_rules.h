@@ -46,4 +46,9 @@ bool fault_engine_decide(struct fault_engine *e, const char *function, const cha
 /* A pending rule in force for function right now (GetFunction reports State Pending). */
 bool fault_engine_pending(struct fault_engine *e, const char *function, uint64_t now_ms);
 
+/* Called with the rule id, the fault kind's name and the function each time a rule fires (the
+ * metrics count firings per rule). One observer; NULL removes it. */
+typedef void (*fault_fired_fn)(void *cls, const char *rule_id, const char *kind, const char *function);
+void fault_engine_set_observer(struct fault_engine *e, fault_fired_fn fn, void *cls);
+
 #endif

@@ -56,10 +56,12 @@ struct http_server_opts {
   const struct http_route *routes;
   size_t n_routes;
   http_handler_fn not_found;    /* answers requests that match no route */
+  size_t not_found_max_body;    /* body bytes buffered for those (0: none, too_big set) */
   void *cls;                    /* passed to every handler */
   const char *listen_host;      /* NULL with no_listen */
   unsigned listen_port;         /* 0 = ephemeral */
   bool no_listen;               /* connections come only from http_server_add_connection() */
+  unsigned idle_timeout_s;      /* close a connection idle this long (suspended ones never); 0 = never */
 };
 
 /* Start a daemon driven by loop. NULL on failure (the reason is logged). */

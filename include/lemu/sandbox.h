@@ -23,6 +23,7 @@ struct sandbox {
   struct sock_fprog prog;   /* the compiled filter (owned) */
   char *tmp_base;           /* where per-environment TMPDIRs live (owned, removed at exit) */
   bool tmp_tmpfs;           /* TMPDIRs are size-limited tmpfs mounts */
+  const char *tmp_note;     /* why TMPDIR size is not enforced, when it is not */
 };
 
 struct sandbox_spec {
@@ -39,6 +40,9 @@ struct sandbox_spec {
  * handlers' orphans. Logs nothing; sandbox_describe() says what is in force. */
 lemu_err_t sandbox_init(struct sandbox *sb, bool seccomp);
 void sandbox_cleanup(struct sandbox *sb);
+/* Environments are in memory cgroups: a tmpfs TMPDIR would be charged to the handler's memory
+ * (Lambda's /tmp is disk), so TMPDIRs become plain directories on disk. */
+void sandbox_tmpdir_on_disk(struct sandbox *sb);
 /* One line for the startup log. */
 void sandbox_describe(const struct sandbox *sb, char *out, size_t n);
 

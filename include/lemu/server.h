@@ -21,6 +21,9 @@ struct store;
 struct fault_engine;
 struct event_queue;
 struct http_route;
+struct metrics;
+struct ui;
+struct apigw;
 
 struct lemu_ctx {
   struct loop *loop;
@@ -39,13 +42,19 @@ struct lemu_ctx {
   char *tmp_state_dir;           /* a temporary state dir lemu made itself, removed at exit */
   struct fault_engine *faults;   /* fault rules (config, control API, CLI) */
   struct event_queue *evq;       /* async invocations */
+  struct metrics *metrics;       /* counters for GET /lemu/v1/metrics (metrics.c) */
+  struct ui *ui;                 /* the live page's waiting event streams (ui.c) */
   struct sandbox sb;             /* seccomp program, TMPDIR base */
   struct cgroup_sys cg;          /* memory/pids limits backend */
   unsigned long next_env_id;
   struct loop_timer rss_timer;   /* memory limit by RSS sampling when there are no cgroups */
+  struct apigw *apigw;           /* API Gateway front, NULL when no function has Api events */
 };
 
 /* Build the server from a loaded configuration (takes ownership of cfg's contents). */
+#define SERVER_API_IDLE_TIMEOUT_S 60       /* keep-alive clients reconnect transparently */
+#define SERVER_RUNTIME_IDLE_TIMEOUT_S 1000 /* longer than any invocation (900 s) */
+
 struct server_opts {
   bool no_sandbox;               /* --no-sandbox: no seccomp filter */
   double time_scale;             /* --time-scale (0 = keep the config's) */

@@ -96,7 +96,8 @@ class LemuServer:
     def client(self, **config_kw):
         """A boto3 Lambda client pointed at this server. Retries are off unless asked for, so a
         test sees exactly what lemu answered."""
-        kw = {"retries": {"max_attempts": 1, "mode": "standard"}, "read_timeout": 60}
+        # total_max_attempts 1: one request, no retry (max_attempts counts retries in botocore).
+        kw = {"retries": {"total_max_attempts": 1, "mode": "standard"}, "read_timeout": 60}
         kw.update(config_kw)
         return boto3.client("lambda", endpoint_url=self.url, region_name="us-east-1",
                             aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret",

@@ -191,12 +191,12 @@ def test_wrong_request_id_and_second_response(make_lemu, tmp_path):
     assert json.loads(res[2]["body"]) == {"status": "OK"}
     assert error_doc(res[3]) == {
         "errorType": "InvalidStateTransition",
-        "errorMessage": "State transition from RuntimeResponseSentState to RuntimeResponseSentState "
+        "errorMessage": "State transition from RuntimeResponseSentState to InvocationResponse "
                         "failed for runtime. Error: State transition is not allowed"}
     assert error_doc(res[4]) == {
         "errorType": "InvalidStateTransition",
         "errorMessage": "State transition from RuntimeResponseSentState to "
-                        "RuntimeInvocationErrorResponseState failed for runtime. Error: State "
+                        "InvocationErrorResponse failed for runtime. Error: State "
                         "transition is not allowed"}
     assert_serving(server)
     # The environment is still usable.

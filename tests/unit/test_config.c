@@ -220,9 +220,9 @@ static void test_unknown_keys(void **state)
   expect_fail("unknown.json", FN(",\"Timout\":3"),
               "Functions[0].Timout: unknown key (expected one of: FunctionName, Runtime, Handler, CodeUri, "
               "Timeout, MemorySize, Description, Environment, ReservedConcurrentExecutions, "
-              "EphemeralStorage, Architectures)");
+              "EphemeralStorage, Architectures, EventInvokeConfig, DeadLetterConfig, Events)");
   expect_fail("unknown-top.json", "{\"Lisen\":\"127.0.0.1:1\"}",
-              "Lisen: unknown key (expected one of: Listen, Account, Functions, Lemu)");
+              "Lisen: unknown key (expected one of: Listen, Account, Functions, Lemu, Faults)");
   expect_fail("unknown-env.json", FN(",\"Environment\":{\"Vars\":{}}"),
               "Functions[0].Environment.Vars: unknown key (expected one of: Variables)");
   expect_fail("unknown-account.json", "{\"Account\":{\"Region\":\"us-east-1\",\"AccountId\":\"123456789012\","
