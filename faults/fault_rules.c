@@ -370,7 +370,7 @@ static struct fault_rule *rule_parse(const cJSON *in, uint64_t now_ms, char **me
     }
     {
       static const char *const known_params[] = {"Ms", "Seconds", "Reason", "ErrorType", "ErrorMessage",
-                                                 "AccessPointArn", "StatusCode", "ContentType", NULL};
+                                                 "AccessPointArn", "StatusCode", "ContentType", "Variant", NULL};
       const cJSON *it2;
       cJSON_ArrayForEach(it2, v) {
         size_t k;
@@ -379,7 +379,7 @@ static struct fault_rule *rule_parse(const cJSON *in, uint64_t now_ms, char **me
           ok2 |= !strcmp(it2->string, known_params[k]);
         if (!ok2) {
           *message = util_asprintf("Params.%s: unknown parameter (expected Ms, Seconds, Reason, ErrorType, "
-                                   "ErrorMessage, AccessPointArn, StatusCode, ContentType)", it2->string);
+                                   "ErrorMessage, AccessPointArn, StatusCode, ContentType, Variant)", it2->string);
           goto out;
         }
       }
