@@ -171,6 +171,7 @@ const struct http_route api_control_routes[] = {
   {.method = "GET", .pattern = "/lemu/v1/state", .fn = ui_state, .max_body = 0},
   {.method = "GET", .pattern = "/lemu/v1/events", .fn = ui_events, .max_body = 0},
   {.method = "GET", .pattern = "/lemu/ui", .fn = ui_page, .max_body = 0},
+  {.method = "GET", .pattern = "/lemu/ui/", .fn = ui_page, .max_body = 0},
   {.method = "GET", .pattern = "/lemu/ui/{}", .fn = ui_asset, .max_body = 0},
   {.method = "GET", .pattern = "/lemu/v1/queue", .fn = queue_list, .max_body = 0},
   {.method = "GET", .pattern = "/lemu/v1/destinations", .fn = destinations_list, .max_body = 0},

@@ -498,7 +498,7 @@ static int demo_throttling(struct demo *d)
   int fd;
   bool ok = false;
 
-  title(d, "Throttling: 429 TooManyRequestsException when concurrency runs out");
+  title(d, "Throttling: 429 %s when concurrency runs out", aws_error_type(AWS_ERR_TOO_MANY_REQUESTS));
   if (!conc || !inv || need_function(d, "sleep", NULL) || need_function(d, "echo", NULL))
     goto out;
   say(d, "Reserve exactly 1 concurrent execution for `sleep` (PutFunctionConcurrency):");
@@ -583,8 +583,8 @@ static int demo_pending(struct demo *d)
   if (need_function(d, "echo", NULL))
     return 1;
   say(d, "Right after CreateFunction (and during updates) a function is Pending; an invoke then fails\n"
-         "with 409 ResourceConflictException. A `pending` rule puts `echo` in that state for %d s.",
-      DEMO_PENDING_S);
+         "with 409 %s. A `pending` rule puts `echo` in that state for %d s.",
+      aws_error_type(AWS_ERR_FUNCTION_STATE_CONFLICT), DEMO_PENDING_S);
   snprintf(rule, sizeof(rule), "{\"Function\": \"echo\", \"Fault\": \"pending\", \"Params\": {\"Seconds\": %d}}",
            DEMO_PENDING_S);
   if (add_fault(d, rule))
@@ -813,7 +813,7 @@ static int demo_proxy(struct demo *d)
     say(d, "(lemu names the API Gateway front's URL on stderr; pass it with --api-url)");
   }
   clear_faults(d);
-  return verdict(d, ok, "a malformed proxy response is a 502 Internal server error at the API");
+  return verdict(d, ok, "a malformed proxy response is a 502 for the API's caller");
 }
 
 static const struct {

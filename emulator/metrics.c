@@ -443,7 +443,7 @@ char *metrics_render(struct lemu_ctx *ctx)
              "CloudWatch Errors: invocations that ended in a function error (handler error, timeout, "
              "out of memory, runtime exit, init failure).", f->errors);
   PUT_FAMILY(&o, m, "aws_lambda_throttles_total", "counter",
-             "CloudWatch Throttles: invocation requests refused with 429 TooManyRequestsException "
+             "CloudWatch Throttles: invocation requests refused with HTTP 429 "
              "(concurrency limits, async attempts held back, injected throttle faults).", f->throttles);
   PUT_FAMILY(&o, m, "aws_lambda_dead_letter_errors_total", "counter",
              "CloudWatch DeadLetterErrors: failed attempts to write an event to its dead-letter queue.",
