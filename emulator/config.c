@@ -852,6 +852,34 @@ lemu_err_t config_load(const char *path, struct lemu_config *out, char **message
   return LEMU_ERR_OK;
 }
 
+void config_defaults(struct lemu_config *out)
+{
+  cfg_defaults(out);
+}
+
+lemu_err_t config_load_functions_json(const cJSON *functions, const char *file, const char *base_dir,
+                                      struct lemu_config *out, char **message)
+{
+  struct cfg_ctx c = {.file = file, .base_dir = base_dir};
+  const cJSON *it;
+  int i = 0;
+
+  *message = NULL;
+  cJSON_ArrayForEach(it, functions) {
+    char path_buf[32];
+    const char *path = it->string;
+    if (!cJSON_IsObject(functions)) {
+      snprintf(path_buf, sizeof(path_buf), "Functions[%d]", i++);
+      path = path_buf;
+    }
+    if (!cfg_add_function(&c, out, path, it, NULL)) {
+      *message = c.message ? c.message : util_strdup("invalid configuration");
+      return LEMU_ERR_CONFIG;
+    }
+  }
+  return LEMU_ERR_OK;
+}
+
 void function_config_cleanup(struct function_config *fc)
 {
   size_t i;

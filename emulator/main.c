@@ -10,6 +10,7 @@
 #include "lemu/fault_catalog.h"
 #include "lemu/fault_client.h"
 #include "lemu/logs.h"
+#include "lemu/sam.h"
 #include "lemu/server.h"
 
 #define EXIT_USAGE 2
@@ -38,7 +39,8 @@ static void usage_main(FILE *f)
 static void usage(FILE *f)
 {
   fprintf(f,
-          "usage: lemu serve [-c lemu.json] [--listen HOST:PORT] [--api-listen HOST:PORT] [--state-dir DIR]\n"
+          "usage: lemu serve [-c lemu.json] [--template template.yaml [--parameter-overrides K=V ...]]\n"
+          "                  [--listen HOST:PORT] [--api-listen HOST:PORT] [--state-dir DIR]\n"
           "                  [--pending-seconds S] [--time-scale F] [--no-sandbox] [--debug]\n"
           "\n"
           "Serve the Lambda Invoke API, the management API, lemu's control API (/lemu/v1: faults,\n"
@@ -49,6 +51,15 @@ static void usage(FILE *f)
           "  -c, --config FILE       lemu.json: functions, account limits and fault rules, in AWS's\n"
           "                          field names. Without it lemu serves every folder holding a\n"
           "                          function.json under $LEMU_SAMPLES_DIR (now %s).\n"
+          "  -t, --template FILE     an AWS SAM / CloudFormation template (YAML or JSON): its\n"
+          "                          AWS::Serverless::Function and AWS::Lambda::Function resources\n"
+          "                          are served (docs/sam.md). With -c as well, the file gives the\n"
+          "                          account, Lemu settings and faults; a function name in both is\n"
+          "                          an error\n"
+          "  --parameter-overrides K=V ...\n"
+          "                          template parameter values, as sam takes them (also\n"
+          "                          ParameterKey=K,ParameterValue=V); every word up to the next\n"
+          "                          option\n"
           "  --listen HOST:PORT      where the APIs listen (default 127.0.0.1:9001; port 0 picks a\n"
           "                          free port)\n"
           "  --api-listen HOST:PORT  where the API Gateway front listens when a function has Api or\n"
@@ -103,17 +114,24 @@ static int parse_listen(const char *arg, struct lemu_config *cfg)
 
 static int cmd_serve(int argc, char **argv)
 {
-  const char *config_path = NULL, *listen = NULL, *state_dir = NULL, *pending = NULL, *api_listen = NULL;
+  const char *config_path = NULL, *template_path = NULL, *listen = NULL, *state_dir = NULL, *pending = NULL, *api_listen = NULL;
   struct server_opts opts = {0};
   struct lemu_config cfg;
   struct lemu_ctx *ctx;
-  char *message = NULL;
+  char *message = NULL, **overrides = NULL;
+  size_t n_overrides = 0;
   bool debug = false;
   int i, rc;
 
   for (i = 0; i < argc; i++) {
     if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
       config_path = argv[++i];
+    } else if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--template")) && i + 1 < argc) {
+      template_path = argv[++i];
+    } else if (!strcmp(argv[i], "--parameter-overrides") && i + 1 < argc && argv[i + 1][0] != '-') {
+      overrides = argv + i + 1; /* every word up to the next option (sam's syntax) */
+      for (n_overrides = 0; i + 1 < argc && argv[i + 1][0] != '-'; i++)
+        n_overrides++;
     } else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
       listen = argv[++i];
     } else if (!strcmp(argv[i], "--api-listen") && i + 1 < argc) {
@@ -142,11 +160,33 @@ static int cmd_serve(int argc, char **argv)
       return EXIT_USAGE;
     }
   }
+  if (overrides && !template_path) {
+    fprintf(stderr, "lemu: --parameter-overrides: only with --template\n");
+    return EXIT_USAGE;
+  }
   logs_init(debug);
-  if (config_load(config_path, &cfg, &message) != LEMU_ERR_OK) {
-    fprintf(stderr, "lemu: %s\n", message);
-    free(message);
-    return EXIT_CONFIG;
+  if (config_path || !template_path) {
+    if (config_load(config_path, &cfg, &message) != LEMU_ERR_OK) {
+      fprintf(stderr, "lemu: %s\n", message);
+      free(message);
+      return EXIT_CONFIG;
+    }
+  } else {
+    config_defaults(&cfg);
+    cfg.source = strdup(template_path);
+  }
+  if (template_path) {
+    /* Inline code goes under the state directory lemu will use. */
+    char *scratch = state_dir ? strdup(state_dir) : cfg.state_dir ? strdup(cfg.state_dir) : config_default_state_dir();
+    struct sam_opts so = {.overrides = overrides, .n_overrides = n_overrides, .scratch_dir = scratch};
+    lemu_err_t err = sam_load(template_path, &so, &cfg, &message);
+    free(scratch);
+    if (err != LEMU_ERR_OK) {
+      fprintf(stderr, "lemu: %s\n", message);
+      free(message);
+      config_cleanup(&cfg);
+      return EXIT_CONFIG;
+    }
   }
   if (listen && parse_listen(listen, &cfg) != 0) {
     fprintf(stderr, "lemu: --listen: expected HOST:PORT such as 127.0.0.1:9001, got \"%s\"\n", listen);

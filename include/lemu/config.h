@@ -73,6 +73,16 @@ struct lemu_config {
  * and sets *message (malloc'd, caller frees) to the one-line reason. */
 lemu_err_t config_load(const char *path, struct lemu_config *out, char **message);
 void config_cleanup(struct lemu_config *cfg);
+/* The configuration of no file: default listen address, account and limits, no functions. */
+void config_defaults(struct lemu_config *out);
+/* Validate and append function entries in lemu.json's shape (the SAM template loader builds
+ * them). functions is an array (messages say "Functions[i]") or an object whose member names are
+ * the key paths messages use (e.g. "Resources.Hello.Properties"). Relative CodeUri resolves
+ * against base_dir; file is shown in messages. A name already in out is an error. On failure
+ * returns LEMU_ERR_CONFIG with *message set (malloc'd) and out possibly partly extended: the
+ * caller cleans it up. */
+lemu_err_t config_load_functions_json(const struct cJSON *functions, const char *file,
+                                      const char *base_dir, struct lemu_config *out, char **message);
 void function_config_cleanup(struct function_config *fc);
 /* Where the default configuration looks for sample functions. */
 const char *config_samples_dir(void);
