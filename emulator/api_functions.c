@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lemu/api_functions.h"
+#include "lemu/event_queue.h"
 #include "lemu/fault_rules.h"
 #include "lemu/arn.h"
 #include "lemu/aws_errors.h"
@@ -1009,6 +1010,10 @@ static void delete_function(struct http_req *req, void *cls)
   }
   if (!m->from_config && g.ctx->store)
     store_delete(g.ctx->store, fn->cfg.name);
+  if (g.ctx->evq) { /* a new function of the same name starts without the old async settings */
+    event_queue_delete_config(g.ctx->evq, fn->cfg.name);
+    event_queue_set_dlq(g.ctx->evq, fn->cfg.name, NULL);
+  }
   registry_remove(g.ctx->reg, fn);
   for (i = 0; i < n_dirs; i++) {
     if (g.ctx->store)

@@ -14,6 +14,7 @@
 #include "lemu/event_queue.h"
 #include "lemu/fault_catalog.h"
 #include "lemu/fault_rules.h"
+#include "lemu/function_meta.h"
 #include "lemu/invoker.h"
 #include "lemu/logs.h"
 #include "lemu/loop.h"
@@ -22,7 +23,7 @@
 #include "lemu/server.h"
 #include "lemu/util.h"
 
-#define EVQ_DISPATCH_PER_TICK 256
+#define EVQ_DISPATCH_PER_TICK 16 /* each may spawn an environment: keep a tick short */
 #define EVQ_DLQ_MESSAGE_MAX 1024
 #define EVQ_SINK_FILE "destinations.jsonl"
 #define EVQ_CONDITION_SUCCESS "Success"
@@ -132,10 +133,22 @@ static void db_save_config(struct event_queue *q, const struct evq_config *c)
   sqlite3_stmt *st = NULL;
   char *doc = cJSON_PrintUnformatted(c->doc);
 
-  if (doc && sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO invoke_config(function, doc, last_modified, dlq) "
-                                "VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) == SQLITE_OK) {
+  if (!c->doc && !c->dlq) { /* nothing left: forget the row */
+    if (sqlite3_prepare_v2(q->db, "DELETE FROM invoke_config WHERE function = ?1", -1, &st, NULL) == SQLITE_OK) {
+      sqlite3_bind_text(st, 1, c->function, -1, SQLITE_STATIC);
+      sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    free(doc);
+    return;
+  }
+  if (sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO invoke_config(function, doc, last_modified, dlq) "
+                         "VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, c->function, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+    if (doc)
+      sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_null(st, 2);
     sqlite3_bind_double(st, 3, c->last_modified);
     if (c->dlq)
       sqlite3_bind_text(st, 4, c->dlq, -1, SQLITE_STATIC);
@@ -388,12 +401,18 @@ static void on_event_done(struct invocation *inv, enum inv_outcome outcome, cons
   struct event_queue *q = inv->ctx->evq;
   struct evq_event *ev = cls, *it;
   int max_retries;
+  uint64_t now = util_epoch_ms();
 
   for (it = q->events; it && it != ev; it = it->next)
     ;
   if (!it)
     return;
   ev->running = false;
+  /* Its concurrency slot is free again: events of this function waiting out a throttle backoff
+   * may go now instead of at the end of their backoff. */
+  for (it = q->events; it; it = it->next)
+    if (it != ev && !it->running && it->backoff_ms && !strcmp(it->function, ev->function) && it->next_ms > now)
+      it->next_ms = now;
   if (outcome == INV_OUTCOME_ABORTED)
     return; /* lemu is stopping: the row says running, so a restart delivers it again */
   if (outcome == INV_OUTCOME_SUCCESS) {
@@ -424,6 +443,9 @@ static void dispatch(struct event_queue *q, struct evq_event *ev, uint64_t now)
 {
   struct function *fn = registry_find(q->ctx->reg, ev->function);
   int max_age = config_int(q, ev->function, "MaximumEventAgeInSeconds", EVQ_DEFAULT_MAX_AGE_S);
+
+  if (fn && ev->qualifier)
+    fn = fnmeta_resolve(fn, ev->qualifier); /* a version or alias runs that version */
   struct invocation *inv;
   struct blob *payload;
   char *copy;
@@ -474,7 +496,8 @@ static void dispatch(struct event_queue *q, struct evq_event *ev, uint64_t now)
     ev->backoff_ms = ev->backoff_ms ? ev->backoff_ms * 2 : EVQ_THROTTLE_MIN_S * 1000u;
     if (ev->backoff_ms > EVQ_THROTTLE_MAX_S * 1000u)
       ev->backoff_ms = EVQ_THROTTLE_MAX_S * 1000u;
-    ev->next_ms = now + scaled_ms(q, (double)ev->backoff_ms / 1000.0);
+    /* Jitter (50..100 %) keeps events throttled in one tick from retrying in lockstep. */
+    ev->next_ms = now + scaled_ms(q, (double)ev->backoff_ms / 1000.0 * (0.5 + (double)(util_now_us() % 500) / 1000.0));
     invoker_abort(inv);
     return;
   }
@@ -603,7 +626,7 @@ static void load_configs(struct event_queue *q)
     if (!c)
       break;
     c->function = util_strdup((const char *)sqlite3_column_text(st, 0));
-    c->doc = cJSON_Parse((const char *)sqlite3_column_text(st, 1));
+    c->doc = sqlite3_column_type(st, 1) != SQLITE_NULL ? cJSON_Parse((const char *)sqlite3_column_text(st, 1)) : NULL;
     c->last_modified = sqlite3_column_double(st, 2);
     if (sqlite3_column_type(st, 3) != SQLITE_NULL)
       c->dlq = util_strdup((const char *)sqlite3_column_text(st, 3));
