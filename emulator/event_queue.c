@@ -23,6 +23,7 @@
 #include "lemu/server.h"
 #include "lemu/util.h"
 
+#define EVQ_BUSY_TIMEOUT_MS 2000
 #define EVQ_DISPATCH_PER_TICK 16 /* each may spawn an environment: keep a tick short */
 #define EVQ_DLQ_MESSAGE_MAX 1024
 #define EVQ_SINK_FILE "destinations.jsonl"
@@ -659,6 +660,7 @@ lemu_err_t event_queue_open(struct lemu_ctx *ctx, const char *dir, double time_s
                              q->db ? sqlite3_errmsg(q->db) : "out of memory");
     goto fail;
   }
+  sqlite3_busy_timeout(q->db, EVQ_BUSY_TIMEOUT_MS); /* another lemu on the same state dir */
   /* WAL: a commit is on disk (in the log) before push returns; NORMAL syncs at checkpoints, which
    * keeps every event across a crash of lemu (not across a power cut of the machine). */
   if (!db_exec(q, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"

@@ -44,6 +44,9 @@ class LemuServer:
             with open(path, "w") as f:
                 json.dump(self.config, f)
             cmd += ["-c", path]
+        if "--state-dir" not in self.args:
+            # Each server its own state dir: tests never share (or lock) one, nor touch $HOME.
+            cmd += ["--state-dir", os.path.join(str(self.tmp_path), "state-%d" % id(self))]
         cmd += self.args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      start_new_session=True)

@@ -14,6 +14,13 @@ from lemu_testlib import (INIT_ERROR_RUNTIME, assert_serving, decode_tail, desce
                           fn, proc_table, report_re, request_id, run_cli, write_bootstrap)
 
 
+def _exe(pid):
+    try:
+        return os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return None
+
+
 class PgidWatcher:
     """Records the process groups of every descendant of lemu while it runs."""
 
@@ -25,8 +32,12 @@ class PgidWatcher:
 
     def _run(self):
         while not self._stop.is_set():
-            for _, (_, pgid, _) in descendants(self.pid).items():
-                self.pgids.add(pgid)
+            lemu_exe = _exe(self.pid)
+            for child, (_, pgid, _) in descendants(self.pid).items():
+                # A child between lemu's fork and its exec is still lemu (and joins its own
+                # process group a moment later): only count processes that run the handler.
+                if lemu_exe is None or _exe(child) != lemu_exe:
+                    self.pgids.add(pgid)
             time.sleep(0.01)
 
     def __enter__(self):
