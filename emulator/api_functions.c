@@ -235,8 +235,9 @@ static void fd_int(struct fdef *d, const cJSON *o, const char *key, bool *has, i
 
   if (!v)
     return;
-  if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble &&
-      v->valuedouble > INT_MIN && v->valuedouble < INT_MAX) {
+  /* Range first: casting 1e300 to an integer is undefined (found by tests/fuzz mgmt_body). */
+  if (cJSON_IsNumber(v) && v->valuedouble > INT_MIN && v->valuedouble < INT_MAX &&
+      v->valuedouble == (double)(int)v->valuedouble) {
     *has = true;
     *out = (int)v->valuedouble;
   } else if (!d->bad) {

@@ -17,6 +17,7 @@
 #include "lemu/http_server.h"
 #include "lemu/logs.h"
 #include "lemu/loop.h"
+#include "lemu/util.h"
 
 /* Per-connection pool: request headers, the read buffer (half the pool: upload chunks) and the
  * response headers. libmicrohttpd 0.9.75 zeroes the whole pool after every keep-alive request,
@@ -25,6 +26,7 @@
  * still holds the largest headers either side sends (X-Amz-Client-Context, X-Amz-Log-Result). */
 #define HTTP_CONNECTION_MEMORY 16384
 #define HTTP_MAX_RUNS_PER_PREPARE 8
+#define HTTP_MAX_IDLE_WAIT_MS (3600u * 1000u) /* longest single sleep for MHD's idle timeouts */
 
 struct http_server {
   struct MHD_Daemon *daemon;
@@ -36,6 +38,7 @@ struct http_server {
   size_t n_tags;
   bool in_handler;
   bool resumed;               /* a connection was resumed: run MHD before the loop sleeps */
+  struct loop_timer idle_timer; /* wakes the loop when MHD has a connection to time out */
 };
 
 static void http_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -267,6 +270,31 @@ static void on_epoll_ready(int fd, uint32_t events, void *cls)
   http_run(cls);
 }
 
+static void on_idle_timer(void *cls)
+{
+  http_run(cls); /* MHD closes the connections whose idle timeout has passed */
+}
+
+/* MHD can wait: if it has a connection to time out (opts.idle_timeout_s), make sure the loop
+ * wakes up for it even when nothing else happens. The timer is only moved earlier; when a later
+ * deadline is due instead, it fires early once and is re-armed here, so a busy server does not
+ * touch the timer heap per request. */
+static bool arm_idle_timer(struct http_server *srv, enum MHD_Result have, MHD_UNSIGNED_LONG_LONG ms)
+{
+  uint64_t due;
+
+  if (have != MHD_YES) {
+    loop_timer_stop(srv->loop, &srv->idle_timer);
+    return false;
+  }
+  if (ms > HTTP_MAX_IDLE_WAIT_MS)
+    ms = HTTP_MAX_IDLE_WAIT_MS; /* waking early is harmless: MHD_run then finds nothing due */
+  due = util_now_us() + (uint64_t)ms * 1000u;
+  if (!loop_timer_armed(&srv->idle_timer) || srv->idle_timer.due_us > due)
+    loop_timer_start(srv->loop, &srv->idle_timer, (uint64_t)ms * 1000u);
+  return false;
+}
+
 /* Before the loop sleeps: MHD may hold buffered work (edge-triggered sockets with data left, or
  * resumed connections); run it until it says it can wait. */
 static bool on_prepare(void *cls)
@@ -276,9 +304,11 @@ static bool on_prepare(void *cls)
   int i;
 
   for (i = 0; i < HTTP_MAX_RUNS_PER_PREPARE; i++) {
-    if (!srv->resumed &&
-        (MHD_get_timeout(srv->daemon, &timeout) != MHD_YES || timeout > 0))
-      return false;
+    if (!srv->resumed) {
+      enum MHD_Result have = MHD_get_timeout(srv->daemon, &timeout);
+      if (have != MHD_YES || timeout > 0)
+        return arm_idle_timer(srv, have, timeout);
+    }
     srv->resumed = false;
     http_run(srv);
   }
@@ -298,6 +328,7 @@ struct http_server *http_server_create(struct loop *loop, const struct http_serv
   srv->loop = loop;
   srv->opts = *opts;
   srv->epoll_fd = -1;
+  loop_timer_init(&srv->idle_timer, on_idle_timer, srv);
   memset(&addr, 0, sizeof(addr));
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)opts->listen_port);
@@ -351,6 +382,7 @@ void http_server_destroy(struct http_server *srv)
     http_req_send(req, 503, resp);
   }
   MHD_run(srv->daemon);
+  loop_timer_stop(srv->loop, &srv->idle_timer);
   loop_unwatch(srv->loop, srv->epoll_fd);
   MHD_stop_daemon(srv->daemon);
   free(srv->tags);

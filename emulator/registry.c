@@ -162,7 +162,9 @@ static lemu_err_t function_derive(struct function *fn, const struct registry *re
       logs_warn("function %s: runtime %s needs '%s', which is not on PATH; its invokes will fail "
                 "with Runtime.InvalidEntrypoint", fn->cfg.name, fn->cfg.runtime, prog);
     }
-    fn->argv[0] = util_strdup(prog);
+    /* The absolute path as argv[0]: a python found through a shim (pyenv) locates its own
+     * library from it, not from the bare name lemu's PATH would resolve elsewhere. */
+    fn->argv[0] = util_strdup(fn->exec_path ? fn->exec_path : prog);
     fn->argv[1] = util_asprintf("%s/%s", runtimes_dir, py ? REG_PYTHON_SHIM : REG_NODE_SHIM);
     break;
   }

@@ -222,6 +222,12 @@ lemu_err_t sandbox_spawn(const struct sandbox_spec *spec, pid_t *pid, int *exec_
       child_fail(errpipe[1], errno);
     if (chdir(spec->cwd) < 0)
       child_fail(errpipe[1], errno);
+    /* Every fd but 0-2 closes at exec, also those lemu inherited without O_CLOEXEC. */
+    if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0) {
+      int fd;
+      for (fd = 3; fd < SANDBOX_NOFILE * 64; fd++)
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
     if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
       child_fail(errpipe[1], errno);
     if (spec->sb && spec->sb->seccomp_on) {

@@ -22,6 +22,8 @@
 #define FAULT_MAX_SEED 9007199254740992.0 /* 2^53: every integer below is exact in JSON */
 #define FAULT_MAX_MS (24.0 * 3600.0 * 1000.0)  /* Params.Ms: a day of added latency */
 #define FAULT_MAX_SECONDS (366.0 * 24.0 * 3600.0) /* Params.Seconds: a year */
+#define FAULT_MAX_REGEX_LEN 1024       /* Match.Regex characters */
+#define FAULT_MAX_REGEX_NODES 100000.0 /* Match.Regex after expansion (regex_bounded) */
 
 enum fault_when { WHEN_ALWAYS, WHEN_NTH, WHEN_EVERY, WHEN_PROBABILITY };
 enum match_op { MATCH_EQ, MATCH_EXISTS, MATCH_STARTS_WITH, MATCH_REGEX };
@@ -135,6 +137,79 @@ static bool whole_in(const cJSON *v, double lo, double hi)
          v->valuedouble == (double)(long long)v->valuedouble;
 }
 
+/* glibc's regcomp copies a subexpression once per '+' and per bound of {m,n}, so stacked or
+ * nested repetitions cost memory exponentially (tests/fuzz: "(b|c)+++..." took 2.4 GB), and
+ * back-references make regexec exponential in time. This estimates the node count the way the
+ * compiler expands it -- an atom counts 1, a group the sum of its contents, a repetition multiplies
+ * its atom by the copies it makes -- and refuses a Match.Regex above FAULT_MAX_REGEX_NODES. */
+static bool regex_bounded(const char *re)
+{
+  double stack[FAULT_MAX_REGEX_LEN], sum = 0, last = 0;
+  size_t depth = 0;
+  const char *p;
+
+  if (strlen(re) > FAULT_MAX_REGEX_LEN)
+    return false;
+  for (p = re; *p; p++) {
+    double copies = 0;
+    if (*p == '\\') {
+      if (p[1] >= '1' && p[1] <= '9')
+        return false; /* a back-reference */
+      if (p[1])
+        p++;
+      last = 1;
+      sum += 1;
+    } else if (*p == '[') { /* a bracket expression is one atom: skip to its closing ']' */
+      p++;
+      if (*p == '^')
+        p++;
+      if (*p == ']')
+        p++;
+      while (*p && *p != ']') {
+        if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) { /* [:alpha:] and kin */
+          size_t n = strcspn(p + 2, "]");
+          p += 2 + n + (p[2 + n] ? 1 : 0);
+        } else {
+          p++;
+        }
+      }
+      if (!*p)
+        break;
+      last = 1;
+      sum += 1;
+    } else if (*p == '(') {
+      stack[depth++] = sum;
+      sum = last = 0;
+    } else if (*p == ')' && depth > 0) {
+      last = sum + 1;
+      sum = stack[--depth] + last;
+    } else if (*p == '|') {
+      last = 0;
+    } else if (*p == '+') {
+      copies = 2;
+    } else if (*p == '{' && p[1] >= '0' && p[1] <= '9') {
+      char *end;
+      unsigned long m = strtoul(p + 1, &end, 10), n = m;
+      if (*end == ',')
+        n = end[1] >= '0' && end[1] <= '9' ? strtoul(end + 1, &end, 10) : (end++, m + 1);
+      copies = (double)(n > m ? n : m) + 1;
+      p = *end == '}' ? end : p;
+    } else if (*p != '*' && *p != '?') {
+      last = 1;
+      sum += 1;
+    }
+    if (copies > 0) {
+      sum += last * (copies - 1);
+      last *= copies;
+    }
+    if (sum > FAULT_MAX_REGEX_NODES)
+      return false;
+  }
+  while (depth > 0)
+    sum += stack[--depth];
+  return sum <= FAULT_MAX_REGEX_NODES;
+}
+
 static bool fail(char **message, const char *fmt, const char *field)
 {
   *message = util_asprintf(fmt, field);
@@ -180,6 +255,10 @@ static bool parse_condition(struct fault_rule *r, const cJSON *it, char **messag
     fm->op = sw ? MATCH_STARTS_WITH : MATCH_REGEX;
     fm->value = cJSON_Duplicate(s, true);
     if (rx) {
+      if (!regex_bounded(s->valuestring))
+        return fail(message, "%s: too costly: at most 1024 characters, no back-references, and "
+                    "repetitions that copy at most 100000 nodes (\"(a|b)++++\" doubles per +)",
+                    "Match[].Regex");
       if (regcomp(&fm->re, s->valuestring, REG_EXTENDED | REG_NOSUB) != 0)
         return fail(message, "%s: not a valid POSIX extended regular expression", "Match[].Regex");
       fm->re_ok = true;
