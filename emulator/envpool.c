@@ -397,10 +397,11 @@ void envpool_kill(struct env *env)
   }
 }
 
-/* Peak RSS of the environment's main process, in KB (0 when unknown). */
-static long hwm_kb(pid_t pid)
+/* A "Key:   N kB" field of /proc/<pid>/status, in KB (0 when unknown). */
+static long proc_status_kb(pid_t pid, const char *key)
 {
   char path[64], line[256];
+  size_t klen = strlen(key);
   FILE *f;
   long kb = 0;
 
@@ -409,8 +410,8 @@ static long hwm_kb(pid_t pid)
   if (!f)
     return 0;
   while (fgets(line, sizeof(line), f))
-    if (strncmp(line, "VmHWM:", 6) == 0) {
-      kb = strtol(line + 6, NULL, 10);
+    if (strncmp(line, key, klen) == 0) {
+      kb = strtol(line + klen, NULL, 10);
       break;
     }
   fclose(f);
@@ -425,7 +426,7 @@ int envpool_max_memory_mb(struct env *env)
   int mb = env->cg.mem_dir ? cgroup_env_peak_mb(&env->cg) : -1;
 
   if (env->pid > 0) {
-    int hwm = (int)((hwm_kb(env->pid) + 1023) / 1024);
+    int hwm = (int)((proc_status_kb(env->pid, "VmHWM:") + 1023) / 1024);
     if (hwm > mb)
       mb = hwm;
   }
@@ -551,25 +552,6 @@ void envpool_on_child_exit(pid_t pid, int status, long maxrss_kb, void *cls)
 
 #define ENV_RSS_SAMPLE_US (50u * 1000u)
 
-static long rss_kb(pid_t pid)
-{
-  char path[64], line[256];
-  FILE *f;
-  long kb = 0;
-
-  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-  f = fopen(path, "r");
-  if (!f)
-    return 0;
-  while (fgets(line, sizeof(line), f))
-    if (strncmp(line, "VmRSS:", 6) == 0) {
-      kb = strtol(line + 6, NULL, 10);
-      break;
-    }
-  fclose(f);
-  return kb;
-}
-
 /* Without cgroups: sample each environment's main process and kill it past its MemorySize. */
 static void on_rss_sample(void *cls)
 {
@@ -580,7 +562,7 @@ static void on_rss_sample(void *cls)
     long kb;
     if (env->pid <= 0 || env->state == ENV_DEAD)
       continue;
-    kb = rss_kb(env->pid);
+    kb = proc_status_kb(env->pid, "VmRSS:");
     if ((int)((kb + 1023) / 1024) > env->max_memory_mb)
       env->max_memory_mb = (int)((kb + 1023) / 1024);
     if (kb > (long)env->fn->cfg.memory_mb * 1024) {
