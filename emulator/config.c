@@ -35,18 +35,13 @@ static void cfg_fail(struct cfg_ctx *c, const char *path, const char *fmt, ...)
 
 static void cfg_fail(struct cfg_ctx *c, const char *path, const char *fmt, ...)
 {
-  char *what = NULL;
   va_list ap;
 
-  if (c->message)
+  if (c->message) /* the first failure is the one reported */
     return;
   va_start(ap, fmt);
-  if (vasprintf(&what, fmt, ap) < 0)
-    what = NULL;
+  c->message = util_located_vmessage(c->file, path, fmt, ap);
   va_end(ap);
-  c->message = path && *path ? util_asprintf("%s: %s: %s", c->file, path, what ? what : "")
-                             : util_asprintf("%s: %s", c->file, what ? what : "");
-  free(what);
 }
 
 /* A short rendering of a JSON value for "got ..." (truncated). */

@@ -183,3 +183,15 @@ char *util_asprintf(const char *fmt, ...)
   va_end(ap);
   return n < 0 ? NULL : s;
 }
+
+char *util_located_vmessage(const char *file, const char *path, const char *fmt, va_list ap)
+{
+  char *what = NULL, *out;
+
+  if (vasprintf(&what, fmt, ap) < 0)
+    what = NULL;
+  out = path && *path ? util_asprintf("%s: %s: %s", file, path, what ? what : "")
+                      : util_asprintf("%s: %s", file, what ? what : "");
+  free(what);
+  return out;
+}

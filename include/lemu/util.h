@@ -3,6 +3,7 @@
 #ifndef LEMU_UTIL_H
 #define LEMU_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,5 +30,10 @@ char *util_strdup(const char *s);
 
 /* printf into a new malloc'd string owned by the caller; NULL on failure. */
 char *util_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A located message "FILE: PATH: text" ("FILE: text" when PATH is NULL or empty), the shape of
+ * every config and template error; malloc'd, owned by the caller. */
+char *util_located_vmessage(const char *file, const char *path, const char *fmt, va_list ap)
+  __attribute__((format(printf, 3, 0)));
 
 #endif
