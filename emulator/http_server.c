@@ -1,7 +1,9 @@
 /* libmicrohttpd driven from lemu's loop (see include/lemu/http_server.h). The daemon runs in
  * external epoll mode: its epoll fd is one watcher in our loop, and MHD_run() is called when it is
  * readable or when MHD says it has buffered work. Requests are suspended with
- * MHD_suspend_connection() while they wait and resumed with their answer. */
+ * MHD_suspend_connection() while they wait and resumed with their answer. Each connection's
+ * socket is also watched in our loop for the peer's FIN (EPOLLRDHUP), which libmicrohttpd 0.9.75
+ * can miss (see on_conn_event). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -28,14 +30,26 @@
 #define HTTP_MAX_RUNS_PER_PREPARE 8
 #define HTTP_MAX_IDLE_WAIT_MS (3600u * 1000u) /* longest single sleep for MHD's idle timeouts */
 
+/* What lemu knows about one connection, in srv->conns[fd]. A slot is valid from MHD's
+ * NOTIFY_STARTED to NOTIFY_CLOSED (then zeroed), except tag, set just before MHD sees the fd. */
+struct http_conn {
+  void *tag;               /* from http_server_add_connection() */
+  struct http_req *req;    /* the request lemu holds (headers in, not yet completed), or NULL */
+  bool watched;            /* the socket is in lemu's loop for EPOLLRDHUP */
+  bool peer_closed;        /* the peer sent its FIN (or reset the connection) */
+  bool queued;             /* in srv->half_closed */
+};
+
 struct http_server {
   struct MHD_Daemon *daemon;
   struct loop *loop;
   struct http_server_opts opts;
   int epoll_fd;
   struct http_req *suspended; /* doubly linked list of suspended requests */
-  void **tags;                /* fd-indexed connection tags */
-  size_t n_tags;
+  struct http_conn *conns;    /* fd-indexed, grown on demand, never shrunk */
+  size_t n_conns;
+  int *half_closed;           /* fds whose peer half-closed, looked at in on_prepare */
+  size_t n_half_closed, cap_half_closed;
   bool in_handler;
   bool resumed;               /* a connection was resumed: run MHD before the loop sleeps */
   struct loop_timer idle_timer; /* wakes the loop when MHD has a connection to time out */
@@ -121,13 +135,77 @@ static size_t parse_content_length(const char *v, bool *ok)
   return (size_t)n;
 }
 
-static void *tag_of(struct http_server *srv, struct MHD_Connection *conn)
+/* The connection's socket, or -1. */
+static int conn_fd(struct MHD_Connection *conn)
 {
   const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 
-  if (!ci || ci->connect_fd < 0 || (size_t)ci->connect_fd >= srv->n_tags)
-    return NULL;
-  return srv->tags[ci->connect_fd];
+  return ci && ci->connect_fd >= 0 ? ci->connect_fd : -1;
+}
+
+static struct http_conn *conn_slot(struct http_server *srv, int fd)
+{
+  return fd >= 0 && (size_t)fd < srv->n_conns ? &srv->conns[fd] : NULL;
+}
+
+static lemu_err_t conns_reserve(struct http_server *srv, int fd)
+{
+  size_t n = srv->n_conns ? srv->n_conns : 256;
+  struct http_conn *c;
+
+  if ((size_t)fd < srv->n_conns)
+    return LEMU_ERR_OK;
+  while (n <= (size_t)fd)
+    n *= 2;
+  c = realloc(srv->conns, n * sizeof(*c));
+  if (!c)
+    return LEMU_ERR_NOMEM;
+  memset(c + srv->n_conns, 0, (n - srv->n_conns) * sizeof(*c));
+  srv->conns = c;
+  srv->n_conns = n;
+  return LEMU_ERR_OK;
+}
+
+/* Queue fd for conns_reap_half_closed(). If the queue cannot grow, the connection is left to
+ * the idle timeout (opts.idle_timeout_s), as before this watch existed. */
+static void conn_queue_half_closed(struct http_server *srv, int fd)
+{
+  struct http_conn *c = &srv->conns[fd];
+
+  if (c->queued)
+    return;
+  if (srv->n_half_closed == srv->cap_half_closed) {
+    size_t cap = srv->cap_half_closed ? srv->cap_half_closed * 2 : 16;
+    int *q = realloc(srv->half_closed, cap * sizeof(*q));
+    if (!q)
+      return;
+    srv->half_closed = q;
+    srv->cap_half_closed = cap;
+  }
+  srv->half_closed[srv->n_half_closed++] = fd;
+  c->queued = true;
+}
+
+/* Called only when MHD is idle (it has read everything that came before the peer's FIN): a
+ * half-closed connection with no complete request in progress can never get one, so its read
+ * side is shut and MHD, woken by that, reads EOF and closes it. One whose request is dispatched
+ * (suspended waiting for its answer, or writing the response) keeps it: on_completed queues it
+ * again and it is closed once the response is out. */
+static void conns_reap_half_closed(struct http_server *srv)
+{
+  size_t i, n = srv->n_half_closed;
+
+  srv->n_half_closed = 0;
+  for (i = 0; i < n; i++) {
+    int fd = srv->half_closed[i];
+    struct http_conn *c = &srv->conns[fd];
+    if (!c->queued)
+      continue; /* closed (and its slot zeroed) since it was queued */
+    c->queued = false;
+    if (c->req && c->req->dispatched)
+      continue;
+    shutdown(fd, SHUT_RD);
+  }
 }
 
 static enum MHD_Result queue_answer(struct http_req *req, unsigned status, struct MHD_Response *resp)
@@ -159,6 +237,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
   (void)version;
   if (!req) {
+    struct http_conn *hc;
     bool ok;
     size_t clen;
 
@@ -169,7 +248,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     req->conn = conn;
     req->method = method;
     req->path = url;
-    req->conn_tag = tag_of(srv, conn);
+    req->conn_fd = conn_fd(conn);
+    if ((hc = conn_slot(srv, req->conn_fd))) {
+      req->conn_tag = hc->tag;
+      hc->req = req;
+    }
     for (i = 0; i < srv->opts.n_routes; i++) {
       const struct http_route *r = &srv->opts.routes[i];
       if (r->method && strcmp(r->method, method) != 0)
@@ -233,6 +316,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
   struct http_server *srv = cls;
   struct http_req *req = *con_cls;
+  struct http_conn *hc;
 
   (void)conn;
   (void)toe;
@@ -240,22 +324,61 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     return;
   if (req->suspended)
     susp_unlink(srv, req);
+  if ((hc = conn_slot(srv, req->conn_fd)) && hc->req == req) {
+    hc->req = NULL;
+    if (hc->peer_closed) /* the response is out: nothing more can come on this connection */
+      conn_queue_half_closed(srv, req->conn_fd);
+  }
   *con_cls = NULL;
   req_free(req);
+}
+
+/* The peer's FIN (EPOLLRDHUP) or a reset on a connection's socket. libmicrohttpd 0.9.75 registers
+ * sockets edge-triggered and takes a short recv() to mean "drained" (recv_param_adapter in
+ * connection.c), so when the FIN arrives in the same segment as a partial request it reads the
+ * data, never reads the EOF and gets no further edge: the connection would wait for the idle
+ * timeout. (Fixed upstream in 1.0.0 by 08f933a6, "epoll: immediately notice when other side
+ * closes the socket", bug #7192.) Here the connection is only queued: on_prepare first lets MHD
+ * read what came before the FIN, then conns_reap_half_closed() decides. Watching costs one
+ * epoll_ctl when a connection opens and one when it closes, nothing per request: data arriving
+ * does not wake this watch, only the FIN does. */
+static void on_conn_event(int fd, uint32_t events, void *cls)
+{
+  struct http_server *srv = cls;
+  struct http_conn *c = conn_slot(srv, fd);
+
+  (void)events; /* EPOLLRDHUP, EPOLLHUP or EPOLLERR: all say nothing more will come */
+  if (!c || !c->watched || c->peer_closed)
+    return;
+  c->peer_closed = true;
+  conn_queue_half_closed(srv, fd);
+  srv->resumed = true; /* run MHD before deciding: its own epoll may hold the data's edge */
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
   struct http_server *srv = cls;
-  const union MHD_ConnectionInfo *ci;
+  int fd = conn_fd(conn);
+  struct http_conn *c;
 
   (void)socket_context;
-  if (toe != MHD_CONNECTION_NOTIFY_CLOSED)
+  if (fd < 0)
     return;
-  ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-  if (ci && ci->connect_fd >= 0 && (size_t)ci->connect_fd < srv->n_tags)
-    srv->tags[ci->connect_fd] = NULL;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    if (conns_reserve(srv, fd) != LEMU_ERR_OK)
+      return; /* unwatched: the idle timeout still reaps it */
+    c = &srv->conns[fd];
+    c->req = NULL;
+    c->peer_closed = c->queued = false;
+    c->watched = loop_watch(srv->loop, fd, EPOLLRDHUP | EPOLLET, on_conn_event, srv) == LEMU_ERR_OK;
+    return;
+  }
+  if (toe != MHD_CONNECTION_NOTIFY_CLOSED || !(c = conn_slot(srv, fd)))
+    return;
+  if (c->watched)
+    loop_unwatch(srv->loop, fd); /* MHD closes the socket right after this notification */
+  memset(c, 0, sizeof(*c));
 }
 
 static void http_run(struct http_server *srv)
@@ -296,7 +419,8 @@ static bool arm_idle_timer(struct http_server *srv, enum MHD_Result have, MHD_UN
 }
 
 /* Before the loop sleeps: MHD may hold buffered work (edge-triggered sockets with data left, or
- * resumed connections); run it until it says it can wait. */
+ * resumed connections); run it until it says it can wait. Half-closed connections are looked at
+ * only then, when MHD has read all it can. */
 static bool on_prepare(void *cls)
 {
   struct http_server *srv = cls;
@@ -306,8 +430,11 @@ static bool on_prepare(void *cls)
   for (i = 0; i < HTTP_MAX_RUNS_PER_PREPARE; i++) {
     if (!srv->resumed) {
       enum MHD_Result have = MHD_get_timeout(srv->daemon, &timeout);
-      if (have != MHD_YES || timeout > 0)
+      if (have != MHD_YES || timeout > 0) {
+        if (srv->n_half_closed)
+          conns_reap_half_closed(srv);
         return arm_idle_timer(srv, have, timeout);
+      }
     }
     srv->resumed = false;
     http_run(srv);
@@ -342,9 +469,8 @@ struct http_server *http_server_create(struct loop *loop, const struct http_serv
   srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv,
                                  MHD_OPTION_SOCK_ADDR, opts->no_listen ? NULL : (struct sockaddr *)&addr,
                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-                                 /* libmicrohttpd 0.9.75 in edge-triggered epoll mode can miss a FIN
-                                  * that arrives with a partial request; the idle timeout reaps
-                                  * such connections (suspended ones are exempt). */
+                                 /* Clients that stop sending without closing (suspended
+                                  * connections are exempt). */
                                  MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
                                  MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
@@ -384,8 +510,9 @@ void http_server_destroy(struct http_server *srv)
   MHD_run(srv->daemon);
   loop_timer_stop(srv->loop, &srv->idle_timer);
   loop_unwatch(srv->loop, srv->epoll_fd);
-  MHD_stop_daemon(srv->daemon);
-  free(srv->tags);
+  MHD_stop_daemon(srv->daemon); /* closes every connection: each slot's watch is dropped */
+  free(srv->conns);
+  free(srv->half_closed);
   free(srv);
 }
 
@@ -399,23 +526,15 @@ unsigned http_server_port(const struct http_server *srv)
 lemu_err_t http_server_add_connection(struct http_server *srv, int fd, const struct sockaddr *addr,
                                       socklen_t addrlen, void *tag)
 {
-  if ((size_t)fd >= srv->n_tags) {
-    size_t n = srv->n_tags ? srv->n_tags : 256;
-    void **t;
-    while (n <= (size_t)fd)
-      n *= 2;
-    t = realloc(srv->tags, n * sizeof(*t));
-    if (!t) {
-      close(fd);
-      return LEMU_ERR_NOMEM;
-    }
-    memset(t + srv->n_tags, 0, (n - srv->n_tags) * sizeof(*t));
-    srv->tags = t;
-    srv->n_tags = n;
+  if (fd < 0)
+    return LEMU_ERR_INVAL;
+  if (conns_reserve(srv, fd) != LEMU_ERR_OK) {
+    close(fd);
+    return LEMU_ERR_NOMEM;
   }
-  srv->tags[fd] = tag;
+  srv->conns[fd].tag = tag;
   if (MHD_add_connection(srv->daemon, fd, addr, addrlen) != MHD_YES) {
-    srv->tags[fd] = NULL; /* MHD closed the socket */
+    srv->conns[fd].tag = NULL; /* MHD closed the socket */
     return LEMU_ERR_HTTP;
   }
   return LEMU_ERR_OK;
@@ -425,9 +544,9 @@ void http_server_untag(struct http_server *srv, void *tag)
 {
   size_t i;
 
-  for (i = 0; i < srv->n_tags; i++)
-    if (srv->tags[i] == tag)
-      srv->tags[i] = NULL;
+  for (i = 0; i < srv->n_conns; i++)
+    if (srv->conns[i].tag == tag)
+      srv->conns[i].tag = NULL;
 }
 
 const char *http_req_header(struct http_req *req, const char *name)

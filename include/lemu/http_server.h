@@ -46,6 +46,7 @@ struct http_req {
   void *owner;
   void (*on_close)(struct http_req *req, void *owner);
   /* internal */
+  int conn_fd;          /* the connection's socket (-1 if unknown) */
   bool suspended, dispatched, answered;
   unsigned pending_status;
   struct MHD_Response *pending;
