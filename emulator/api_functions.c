@@ -201,6 +201,7 @@ static bool mg_revision_matches(struct mg *g, const cJSON *body, const struct fn
 struct fdef {
   const char *name, *role, *runtime, *handler, *description;
   const char *tracing, *arch, *package_type, *log_format, *log_group;
+  const char *dlq;    /* DeadLetterConfig.TargetArn ("" removes it on update) */
   bool has_timeout, has_memory, has_ephemeral, has_env, publish;
   int timeout, memory, ephemeral;
   int n_arch;
@@ -284,6 +285,8 @@ static void fd_parse(const cJSON *body, struct fdef *d)
     fd_int(d, o, "Size", &d->has_ephemeral, &d->ephemeral);
   if ((o = fd_obj(d, body, "TracingConfig")))
     fd_str(d, o, "Mode", &d->tracing);
+  if ((o = fd_obj(d, body, "DeadLetterConfig"))) /* {} leaves the function's DLQ as it is */
+    fd_str(d, o, "TargetArn", &d->dlq);
   if ((o = fd_obj(d, body, "LoggingConfig"))) {
     fd_str(d, o, "LogFormat", &d->log_format);
     fd_str(d, o, "LogGroup", &d->log_group);
@@ -339,6 +342,26 @@ static bool role_valid(const char *s)
     if (!isalnum((unsigned char)*s) && !strchr("_+=,.@-/", *s))
       return false;
   return true;
+}
+
+/* (arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|(), a whole match (no line break in .*) */
+static bool dlq_pattern_valid(const char *s)
+{
+  const char *service;
+
+  if (!*s)
+    return true;
+  if (strncmp(s, "arn:", 4) != 0)
+    return false;
+  s += 4;
+  if (strncmp(s, "aws", 3) == 0)
+    for (s += 3; isalpha((unsigned char)*s) || *s == '-'; s++)
+      ;
+  if (*s++ != ':')
+    return false;
+  for (service = s; islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '-' || *s == '.'; s++)
+    ;
+  return s > service && *s == ':' && !strpbrk(s, "\r\n");
 }
 
 static bool handler_valid(const char *h)
@@ -406,6 +429,8 @@ static void fd_validate(const struct fdef *d, bool create, struct aws_validation
   add_range(v, d->has_memory, d->memory, "memorySize", CONFIG_MIN_MEMORY_MB, CONFIG_MAX_MEMORY_MB);
   if (d->package_type && strcmp(d->package_type, AWS_PACKAGE_ZIP) && strcmp(d->package_type, AWS_PACKAGE_IMAGE))
     aws_validation_add(v, d->package_type, "packageType", AWS_CONSTRAINT_PACKAGE_TYPE);
+  if (d->dlq && !dlq_pattern_valid(d->dlq))
+    aws_validation_add(v, d->dlq, "deadLetterConfig.targetArn", AWS_CONSTRAINT_DLQ_TARGET_PATTERN);
   if (d->vars) {
     const cJSON *it;
     cJSON_ArrayForEach(it, d->vars)
@@ -444,6 +469,25 @@ static bool mg_runtime(struct mg *g, const char *rt, enum runtime_kind *kind)
     return true;
   aws_error_send(g->req, g->rid, runtime_is_real_but_not_emulated(rt) ? AWS_ERR_RUNTIME_NOT_EMULATED
                                                                       : AWS_ERR_RUNTIME_DEPRECATED, rt);
+  return false;
+}
+
+/* DeadLetterConfig.TargetArn past the model's pattern: an SQS queue or SNS topic; "" only
+ * removes a DLQ (UpdateFunctionConfiguration), CreateFunction refuses it. */
+static bool mg_dead_letter(struct mg *g, const char *arn, bool create)
+{
+  const char *service = arn ? strchr(arn, ':') : NULL;
+
+  if (!arn || (!*arn && !create))
+    return true;
+  if (!*arn) {
+    aws_error_send(g->req, g->rid, AWS_ERR_DLQ_ARN_EMPTY, arn);
+    return false;
+  }
+  service = service ? strchr(service + 1, ':') : NULL; /* arn:PARTITION:SERVICE:... */
+  if (service && (strncmp(service + 1, "sqs:", 4) == 0 || strncmp(service + 1, "sns:", 4) == 0))
+    return true;
+  aws_error_send(g->req, g->rid, AWS_ERR_DLQ_ARN_NOT_SQS_SNS, arn);
   return false;
 }
 
@@ -686,7 +730,7 @@ static void create_function(struct http_req *req, void *cls)
   }
   if (!mg_runtime(&g, d.runtime, &kind))
     goto out;
-  if (!mg_env(&g, d.vars, &fc.env, &fc.n_env))
+  if (!mg_env(&g, d.vars, &fc.env, &fc.n_env) || !mg_dead_letter(&g, d.dlq, true))
     goto out;
   if (registry_find(g.ctx->reg, ref.name)) {
     aws_error_send(req, g.rid, AWS_ERR_FUNCTION_EXISTS, ref.name);
@@ -720,7 +764,7 @@ static void create_function(struct http_req *req, void *cls)
   m = fnmeta_attach(g.ctx, fn);
   if (!m || !set_copy(&m->role, d.role) || !set_copy(&m->architecture, d.arch) ||
       !set_copy(&m->tracing_mode, d.tracing) || !set_copy(&m->log_format, d.log_format) ||
-      !set_copy(&m->log_group, d.log_group)) {
+      !set_copy(&m->log_group, d.log_group) || fnmeta_set_dead_letter(m, d.dlq) != LEMU_ERR_OK) {
     registry_remove(g.ctx->reg, fn);
     aws_error_send(req, g.rid, AWS_ERR_SERVICE);
     goto out;
@@ -1143,7 +1187,7 @@ static void update_function_configuration(struct http_req *req, void *cls)
   }
   if (d.runtime && !mg_runtime(&g, d.runtime, &kind))
     goto out;
-  if (d.has_env && !mg_env(&g, d.vars, &env, &n_env))
+  if ((d.has_env && !mg_env(&g, d.vars, &env, &n_env)) || !mg_dead_letter(&g, d.dlq, false))
     goto out;
   if (!mg_modifiable(&g, fn) || !mg_revision_matches(&g, body, m))
     goto out;
@@ -1180,6 +1224,8 @@ static void update_function_configuration(struct http_req *req, void *cls)
   set_copy(&m->tracing_mode, d.tracing);
   set_copy(&m->log_format, d.log_format);
   set_copy(&m->log_group, d.log_group);
+  if (d.dlq && fnmeta_set_dead_letter(m, d.dlq) != LEMU_ERR_OK)
+    logs_error("function %s: could not change its DeadLetterConfig", fn->cfg.name);
   fnmeta_touch(m);
   fnmeta_begin_transition(m, false);
   fnmeta_persist(m);
@@ -1992,6 +2038,16 @@ static lemu_err_t open_store(struct lemu_ctx *ctx, char **message)
   return store_open(ctx->tmp_state_dir, &ctx->store, message);
 }
 
+/* The config file's (or SAM template's) DeadLetterConfig of a function, into its record. */
+static lemu_err_t config_dead_letter(struct lemu_ctx *ctx, const char *name, struct fnmeta *m)
+{
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(ctx->cfg.async, name);
+  const cJSON *dlq = cJSON_GetObjectItemCaseSensitive(a, "DeadLetterConfig");
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(dlq, "TargetArn");
+
+  return cJSON_IsString(t) ? fnmeta_set_dead_letter(m, t->valuestring) : LEMU_ERR_OK;
+}
+
 lemu_err_t api_functions_start(struct lemu_ctx *ctx, char **message)
 {
   struct load_ctx lc = {.ctx = ctx};
@@ -2007,6 +2063,8 @@ lemu_err_t api_functions_start(struct lemu_ctx *ctx, char **message)
       return LEMU_ERR_NOMEM;
     m->from_config = true;
     m->local_code = true;
+    if (config_dead_letter(ctx, fn->cfg.name, m) != LEMU_ERR_OK)
+      return LEMU_ERR_NOMEM;
     tag = util_asprintf("%s%s", MG_LOCAL_SHA_PREFIX, fn->cfg.code_dir);
     if (tag)
       code_package_sha256_b64(tag, strlen(tag), m->code_sha256);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lemu/aws_errors.h"
 #include "lemu/buf.h"
@@ -27,6 +28,8 @@
 #define EVQ_DISPATCH_PER_TICK 16 /* each may spawn an environment: keep a tick short */
 #define EVQ_DLQ_MESSAGE_MAX 1024
 #define EVQ_SINK_FILE "destinations.jsonl"
+#define EVQ_SINK_KEEP 1000       /* records GET /lemu/v1/destinations lists: the newest (the file keeps all) */
+#define EVQ_SINK_READ_CHUNK 65536
 #define EVQ_CONDITION_SUCCESS "Success"
 #define EVQ_CONDITION_RETRIES "RetriesExhausted"
 #define EVQ_CONDITION_AGE "EventAgeExceeded"
@@ -63,7 +66,8 @@ struct event_queue {
   size_t n_events;
   struct evq_config *configs;
   struct loop_timer timer;
-  cJSON *sink;               /* records delivered to SQS/SNS/EventBridge/DLQ targets */
+  cJSON *sink;               /* records delivered to SQS/SNS/EventBridge/DLQ targets, oldest first */
+  size_t n_sink;             /* at most EVQ_SINK_KEEP */
   FILE *sink_file;
 };
 
@@ -253,6 +257,71 @@ static cJSON *json_or_string(const char *p, size_t len)
   return v;
 }
 
+/* Append a record to the in-memory list, dropping the oldest beyond EVQ_SINK_KEEP. */
+static void sink_keep(struct event_queue *q, cJSON *entry_take)
+{
+  cJSON_AddItemToArray(q->sink, entry_take);
+  if (++q->n_sink > EVQ_SINK_KEEP) {
+    cJSON_DeleteItemFromArray(q->sink, 0);
+    q->n_sink--;
+  }
+}
+
+/* Where the newest EVQ_SINK_KEEP lines of f start (0 when it has fewer), found by reading back
+ * from the end, so a restart reads only what it keeps however long the file has grown. */
+static off_t sink_tail_start(FILE *f, off_t end)
+{
+  char buf[EVQ_SINK_READ_CHUNK];
+  size_t lines = 0, need = EVQ_SINK_KEEP;
+  off_t pos = end;
+
+  while (pos > 0) {
+    size_t len = pos > EVQ_SINK_READ_CHUNK ? EVQ_SINK_READ_CHUNK : (size_t)pos, i;
+    pos -= (off_t)len;
+    if (pread(fileno(f), buf, len, pos) != (ssize_t)len)
+      return 0;
+    for (i = len; i-- > 0;) {
+      if (pos + (off_t)i == end - 1) { /* the last byte: a torn line is not one of those kept */
+        need += buf[i] != '\n';
+        continue;
+      }
+      if (buf[i] == '\n' && ++lines == need)
+        return pos + (off_t)i + 1;
+    }
+  }
+  return 0;
+}
+
+/* The records of earlier runs (the sink file in the state dir), so GET /lemu/v1/destinations
+ * lists them after a restart. A torn last line (lemu killed mid-write) is skipped; returns true
+ * when there is one, so the next record starts on a line of its own. */
+static bool sink_load(struct event_queue *q, const char *path)
+{
+  FILE *f = fopen(path, "re");
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  off_t end;
+  bool torn = false;
+
+  if (!f)
+    return false;
+  if (fseeko(f, 0, SEEK_END) == 0 && (end = ftello(f)) > 0 && fseeko(f, sink_tail_start(f, end), SEEK_SET) == 0) {
+    while (!torn && (n = getline(&line, &cap, f)) > 0) {
+      cJSON *entry;
+      torn = line[n - 1] != '\n';
+      entry = torn ? NULL : cJSON_Parse(line);
+      if (cJSON_IsObject(entry))
+        sink_keep(q, entry);
+      else
+        cJSON_Delete(entry);
+    }
+  }
+  free(line);
+  fclose(f);
+  return torn;
+}
+
 static void sink_write(struct event_queue *q, const char *arn, const char *kind, cJSON *entry_take)
 {
   char ts[40], *line;
@@ -268,7 +337,7 @@ static void sink_write(struct event_queue *q, const char *arn, const char *kind,
   }
   logs_info("async: %s record sent to %s", kind, arn);
   free(line);
-  cJSON_AddItemToArray(q->sink, entry_take);
+  sink_keep(q, entry_take);
 }
 
 /* The service an ARN names: "lambda", "sqs", "sns", "events", "s3", or NULL. */
@@ -377,19 +446,37 @@ static void dead_letter(struct event_queue *q, const struct evq_event *ev, const
   sink_write(q, arn, "dlq", entry);
 }
 
+/* The DeadLetterConfig of the function (or the version) the event is for, read now: a change
+ * made through UpdateFunctionConfiguration while the event waited applies to it. The queue's own
+ * copy (event_queue_set_dlq) only serves a function that has no management record. */
+static const char *event_dead_letter(struct event_queue *q, const struct evq_event *ev)
+{
+  struct function *fn = registry_find(q->ctx->reg, ev->function);
+  const struct evq_config *c;
+
+  if (fn) {
+    const struct function *target = ev->qualifier ? fnmeta_resolve(fn, ev->qualifier) : fn;
+    const struct fnmeta *m = fnmeta_of(target ? target : fn);
+    if (m)
+      return m->dead_letter_arn;
+  }
+  c = config_find(q, ev->function);
+  return c ? c->dlq : NULL;
+}
+
 /* The event failed for good: OnFailure destination and/or DLQ, then forget it. */
 static void event_failed(struct event_queue *q, struct evq_event *ev, const char *condition)
 {
   const char *on_failure = config_destination(q, ev->function, "OnFailure");
-  struct evq_config *c = config_find(q, ev->function);
+  const char *dlq = event_dead_letter(q, ev);
 
   logs_info("async: event %s for %s failed (%s after %d attempt%s)", ev->id, ev->function, condition,
             ev->attempts, ev->attempts == 1 ? "" : "s");
   if (on_failure)
     deliver_record(q, on_failure, make_record(q, ev, condition, ev->attempts > 0, true, ev->last_error,
                                               ev->last_error ? strlen(ev->last_error) : 0));
-  if (c && c->dlq)
-    dead_letter(q, ev, c->dlq);
+  if (dlq)
+    dead_letter(q, ev, dlq);
   metrics_record_async(q->ctx->metrics, ev->function, METRICS_ASYNC_DROPPED);
   event_done(q, ev);
 }
@@ -642,6 +729,7 @@ lemu_err_t event_queue_open(struct lemu_ctx *ctx, const char *dir, double time_s
 {
   struct event_queue *q = calloc(1, sizeof(*q));
   char *path = NULL, *sink = NULL;
+  bool torn;
 
   *out = NULL;
   *message = NULL;
@@ -673,7 +761,10 @@ lemu_err_t event_queue_open(struct lemu_ctx *ctx, const char *dir, double time_s
     *message = util_asprintf("cannot prepare %s", path);
     goto fail;
   }
+  torn = sink_load(q, sink);
   q->sink_file = fopen(sink, "ae");
+  if (torn && q->sink_file)
+    fputc('\n', q->sink_file); /* the torn line stays alone on its line */
   load_configs(q);
   load_events(q);
   free(path);

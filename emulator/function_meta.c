@@ -46,6 +46,7 @@ static void fnmeta_free(struct function *fn)
   free(m->tracing_mode);
   free(m->log_format);
   free(m->log_group);
+  free(m->dead_letter_arn);
   cJSON_Delete(m->tags);
   cJSON_Delete(m->policy);
   for (i = 0; i < m->n_versions; i++)
@@ -97,6 +98,17 @@ struct fnmeta *fnmeta_attach(struct lemu_ctx *ctx, struct function *fn)
   }
   fnmeta_touch(m);
   return m;
+}
+
+lemu_err_t fnmeta_set_dead_letter(struct fnmeta *m, const char *target_arn)
+{
+  char *c = NULL;
+
+  if (target_arn && *target_arn && !(c = util_strdup(target_arn)))
+    return LEMU_ERR_NOMEM;
+  free(m->dead_letter_arn);
+  m->dead_letter_arn = c;
+  return LEMU_ERR_OK;
 }
 
 void fnmeta_touch(struct fnmeta *m)
@@ -157,6 +169,8 @@ struct function *fnmeta_resolve(struct function *fn, const char *q)
 /* Copy the record fields a version inherits from $LATEST. */
 static lemu_err_t copy_meta_fields(struct fnmeta *dst, const struct fnmeta *src)
 {
+  bool dlq_ok = fnmeta_set_dead_letter(dst, src->dead_letter_arn) == LEMU_ERR_OK;
+
   free(dst->role);
   free(dst->architecture);
   free(dst->tracing_mode);
@@ -171,7 +185,7 @@ static lemu_err_t copy_meta_fields(struct fnmeta *dst, const struct fnmeta *src)
   dst->from_config = src->from_config;
   memcpy(dst->code_sha256, src->code_sha256, sizeof(dst->code_sha256));
   dst->code_size = src->code_size;
-  return dst->role && dst->architecture && dst->tracing_mode && dst->log_format && dst->log_group
+  return dlq_ok && dst->role && dst->architecture && dst->tracing_mode && dst->log_format && dst->log_group
            ? LEMU_ERR_OK : LEMU_ERR_NOMEM;
 }
 
@@ -300,6 +314,8 @@ cJSON *fnmeta_configuration(const struct function *fn)
   cJSON_AddStringToObject(o, "LastModified", m->last_modified);
   cJSON_AddStringToObject(o, "CodeSha256", m->code_sha256);
   cJSON_AddStringToObject(o, "Version", fn->version);
+  if (m->dead_letter_arn && (x = cJSON_AddObjectToObject(o, "DeadLetterConfig")))
+    cJSON_AddStringToObject(x, "TargetArn", m->dead_letter_arn);
   if (fc->n_env > 0 && (x = cJSON_AddObjectToObject(o, "Environment")))
     cJSON_AddItemToObject(x, "Variables", env_object(fc));
   if ((x = cJSON_AddObjectToObject(o, "TracingConfig")))
@@ -372,6 +388,8 @@ static cJSON *doc_function(const struct function *fn)
   cJSON_AddStringToObject(o, "TracingMode", m->tracing_mode);
   cJSON_AddStringToObject(o, "LogFormat", m->log_format);
   cJSON_AddStringToObject(o, "LogGroup", m->log_group);
+  if (m->dead_letter_arn)
+    cJSON_AddStringToObject(o, "DeadLetterTargetArn", m->dead_letter_arn);
   cJSON_AddStringToObject(o, "CodeDir", fc->code_dir);
   cJSON_AddBoolToObject(o, "LocalCode", m->local_code);
   cJSON_AddStringToObject(o, "CodeSha256", m->code_sha256);
@@ -491,6 +509,7 @@ static void doc_meta(const cJSON *o, struct fnmeta *m)
   set_str(&m->tracing_mode, doc_str(o, "TracingMode"));
   set_str(&m->log_format, doc_str(o, "LogFormat"));
   set_str(&m->log_group, doc_str(o, "LogGroup"));
+  set_str(&m->dead_letter_arn, doc_str(o, "DeadLetterTargetArn"));
   m->local_code = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "LocalCode"));
   snprintf(m->code_sha256, sizeof(m->code_sha256), "%s", doc_str(o, "CodeSha256") ? doc_str(o, "CodeSha256") : "");
   m->code_size = (unsigned long long)doc_num(o, "CodeSize", 0);

@@ -44,13 +44,16 @@ lemu_err_t event_queue_put_config(struct event_queue *q, const char *function, c
                                   int merge);
 char *event_queue_get_config(struct event_queue *q, const char *function, const char *function_arn);
 lemu_err_t event_queue_delete_config(struct event_queue *q, const char *function);
-/* DeadLetterConfig.TargetArn of a function (config file / CreateFunction), or NULL to remove. */
+/* DeadLetterConfig.TargetArn of a function, or NULL to remove. A failed event goes to the DLQ
+ * of its function's configuration (fnmeta: config file, SAM, CreateFunction,
+ * UpdateFunctionConfiguration); this copy is used only for a function without that record. */
 lemu_err_t event_queue_set_dlq(struct event_queue *q, const char *function, const char *target_arn);
 
 /* {"Events":[{"RequestId","Function","Attempts","NextAttempt","State"}...]} (malloc'd). */
 char *event_queue_list(struct event_queue *q);
 /* {"Records":[...]} written to SQS/SNS/EventBridge destinations and DLQs matching arn (all when
- * NULL) (malloc'd). */
+ * NULL) (malloc'd): the newest 1,000 records, oldest first, those of earlier runs on the same
+ * state directory included (read back from its destinations.jsonl at open). */
 char *event_queue_sink_list(struct event_queue *q, const char *arn);
 size_t event_queue_depth(const struct event_queue *q);
 /* Call fn for every event waiting or in flight (metrics, the live page). */

@@ -38,6 +38,7 @@ struct fnmeta {
   char *tracing_mode;
   char *log_format;
   char *log_group;
+  char *dead_letter_arn;        /* DeadLetterConfig.TargetArn; NULL when none (AWS then omits it) */
   char code_sha256[CODE_PACKAGE_SHA_B64_LEN + 1];
   unsigned long long code_size;
   char last_modified[FNMETA_TIME_LEN + 1];
@@ -66,6 +67,9 @@ static inline struct fnmeta *fnmeta_of(const struct function *fn)
 {
   return (struct fnmeta *)fn->ext;
 }
+/* Set DeadLetterConfig.TargetArn (NULL or "" removes it). The async queue reads it when an event
+ * fails for good, so a change applies to events already queued. */
+lemu_err_t fnmeta_set_dead_letter(struct fnmeta *m, const char *target_arn);
 /* New RevisionId and LastModified = now. */
 void fnmeta_touch(struct fnmeta *m);
 /* Enter Pending (create = true) or LastUpdateStatus InProgress for ctx's pending time; the loop

@@ -444,6 +444,52 @@ def test_dead_letter_queue_gets_the_original_body_and_attributes(make_lemu, tmp_
     assert json.loads(dl2["Body"]) == {"id": "d2", "fail": "E" * 3000}
 
 
+def test_destinations_survive_a_restart_on_the_same_state_dir(make_lemu, tmp_path):
+    """GET /lemu/v1/destinations lists what earlier runs on the same --state-dir delivered (kept in
+    its destinations.jsonl), oldest first, and new records come after them."""
+    rec = tmp_path / "rec.jsonl"
+    funcs = [rec_fn("sinky", rec, DeadLetterConfig={"TargetArn": SQS_DLQ},
+                    EventInvokeConfig=on_failure(SQS_FAIL, MaximumRetryAttempts=0))]
+    first = start(make_lemu, tmp_path, funcs)
+    rid = invoke_event(first.client(), "sinky", {"id": "before", "fail": "first run"})
+    wait_records(first, SQS_FAIL, 1)
+    wait_records(first, SQS_DLQ, 1)
+    before = control(first, "/lemu/v1/destinations")["Records"]
+    assert len(before) == 2
+    first.stop()
+
+    second = start(make_lemu, tmp_path, funcs)
+    assert control(second, "/lemu/v1/destinations")["Records"] == before
+    [dl] = destinations(second, SQS_DLQ)
+    assert dl["MessageAttributes"]["RequestID"]["StringValue"] == rid
+    rid2 = invoke_event(second.client(), "sinky", {"id": "after", "fail": "second run"})
+    failures = wait_records(second, SQS_FAIL, 2)
+    assert [f["Record"]["requestContext"]["requestId"] for f in failures] == [rid, rid2]
+
+
+def test_destinations_reloaded_are_the_newest_1000(make_lemu, tmp_path):
+    """The list holds the newest 1,000 records (the file keeps them all): a restart reads back
+    only those, skips a line torn by a crash, and the next record still starts a line."""
+    state = tmp_path / "state"
+    state.mkdir()
+    sink = state / "destinations.jsonl"
+    lines = [json.dumps({"Record": {"n": i}, "Destination": SQS_FAIL, "Type": "sqs",
+                         "Timestamp": "2026-01-01T00:00:00.000Z"}) for i in range(1205)]
+    sink.write_text("\n".join(lines) + "\n" + '{"Record": {"n": "torn"')
+    rec = tmp_path / "rec.jsonl"
+    s = start(make_lemu, tmp_path, [rec_fn("sinky", rec, EventInvokeConfig=on_failure(SQS_FAIL, MaximumRetryAttempts=0))])
+    listed = destinations(s, SQS_FAIL)
+    assert [r["Record"]["n"] for r in listed] == list(range(205, 1205))
+    rid = invoke_event(s.client(), "sinky", {"id": "new", "fail": "after the torn line"})
+    listed = wait_until(lambda: (lambda r: r if r[-1]["Record"].get("requestContext") else None)(
+        destinations(s, SQS_FAIL)), 20, "the new record")
+    assert len(listed) == 1000
+    assert listed[0]["Record"]["n"] == 206
+    assert listed[-1]["Record"]["requestContext"]["requestId"] == rid
+    in_file = read_lines(sink)
+    assert len(in_file) == 1206 and in_file[-1]["Record"]["requestContext"]["requestId"] == rid
+
+
 def test_reserved_concurrency_0_goes_straight_to_failure(make_lemu, tmp_path):
     """Real time (scale 1): any retry or backoff would take at least a second."""
     rec = tmp_path / "attempts.jsonl"
@@ -548,8 +594,6 @@ FAILING_HANDLER = "def handler(event, context):\n    raise Exception('created to
 ROLE = "arn:aws:iam::%s:role/lambda-role" % ACCOUNT
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: DeadLetterConfig is honoured from the config file "
-                   "and SAM templates but not yet stored or returned by the management API")
 def test_dead_letter_config_from_create_and_update_function(make_lemu, tmp_path):
     """DeadLetterConfig set through the management API is kept in the function's configuration
     (FunctionConfiguration.DeadLetterConfig, reference §7.4) and used by the async queue."""
@@ -575,13 +619,106 @@ def test_dead_letter_config_from_create_and_update_function(make_lemu, tmp_path)
     assert dl2["MessageAttributes"]["RequestID"]["StringValue"] == rid2
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: DeadLetterConfig is honoured from the config file "
-                   "and SAM templates but not yet stored or returned by the management API")
 def test_config_file_dead_letter_config_is_in_the_function_configuration(make_lemu, tmp_path):
     rec = tmp_path / "rec.jsonl"
     s = start(make_lemu, tmp_path, [rec_fn("withdlq", rec, DeadLetterConfig={"TargetArn": SQS_DLQ})])
     assert s.client().get_function_configuration(FunctionName="withdlq").get("DeadLetterConfig") == \
         {"TargetArn": SQS_DLQ}
+
+
+SNS_DLQ = "arn:aws:sns:%s:%s:async-dlq-topic" % (REGION, ACCOUNT)
+DLQ_PATTERN = "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()"
+
+
+def test_dead_letter_config_is_validated_and_removed_as_on_aws(make_lemu, tmp_path):
+    """TargetArn must match the model's pattern (ValidationException) and name an SQS queue or an
+    SNS topic (InvalidParameterValueException); a refused request leaves no trace. Unset, AWS
+    leaves DeadLetterConfig out of the configuration; UpdateFunctionConfiguration with
+    DeadLetterConfig {} keeps it and with TargetArn "" removes it."""
+    s = make_lemu(config={}, args=["--state-dir", str(tmp_path / "state"), "--pending-seconds", "0"])
+    c = s.client()
+    base = dict(Runtime="python3.12", Handler="app.handler", Role=ROLE, Code={"ZipFile": zip_of(FAILING_HANDLER)})
+    s3 = "arn:aws:s3:::a-bucket"
+    refused = [
+        ("not-an-arn", (400, "ValidationException",
+                        "1 validation error detected: Value 'not-an-arn' at 'deadLetterConfig.targetArn' failed to "
+                        "satisfy constraint: Member must satisfy regular expression pattern: " + DLQ_PATTERN)),
+        ("", (400, "InvalidParameterValueException", "Invalid dead letter queue ARN: ARNs must start with 'arn:': ")),
+        (s3, (400, "InvalidParameterValueException",
+              "Invalid dead letter queue ARN: the target must be an Amazon SQS queue or an Amazon SNS topic: " + s3)),
+    ]
+    for target, expected in refused:
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            c.create_function(FunctionName="dlqv", DeadLetterConfig={"TargetArn": target}, **base)
+        assert client_error(ei) == expected, target
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        c.get_function(FunctionName="dlqv")
+    assert client_error(ei)[:2] == (404, "ResourceNotFoundException")
+
+    created = c.create_function(FunctionName="dlqv", **base)
+    assert "DeadLetterConfig" not in created
+    assert "DeadLetterConfig" not in c.get_function(FunctionName="dlqv")["Configuration"]
+
+    updated = c.update_function_configuration(FunctionName="dlqv", DeadLetterConfig={"TargetArn": SNS_DLQ})
+    assert updated["DeadLetterConfig"] == {"TargetArn": SNS_DLQ}
+    revision = updated["RevisionId"]
+    for target in ("arn:aws:lambda:us-east-1:%s:function:other" % ACCOUNT, "sqs-queue-url"):
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            c.update_function_configuration(FunctionName="dlqv", DeadLetterConfig={"TargetArn": target})
+        assert client_error(ei)[1] in ("InvalidParameterValueException", "ValidationException"), target
+    cfg = c.get_function_configuration(FunctionName="dlqv")
+    assert (cfg["DeadLetterConfig"], cfg["RevisionId"]) == ({"TargetArn": SNS_DLQ}, revision)
+    assert c.update_function_configuration(FunctionName="dlqv", DeadLetterConfig={}, Timeout=5)[
+        "DeadLetterConfig"] == {"TargetArn": SNS_DLQ}
+    assert "DeadLetterConfig" not in c.update_function_configuration(FunctionName="dlqv",
+                                                                     DeadLetterConfig={"TargetArn": ""})
+    cfg = c.get_function_configuration(FunctionName="dlqv")
+    assert "DeadLetterConfig" not in cfg and cfg["Timeout"] == 5
+
+
+def test_dead_letter_config_survives_a_restart_per_version(make_lemu, tmp_path):
+    """DeadLetterConfig is stored with the function in the state dir: after a restart GetFunction-
+    Configuration reports it and the queue uses it. A published version keeps the DLQ it was
+    published with, as on AWS, so an event for version 1 goes to version 1's DLQ."""
+    args = ["--state-dir", str(tmp_path / "state"), "--time-scale", SCALE, "--pending-seconds", "0"]
+    first = make_lemu(config={}, args=args)
+    c = first.client()
+    c.create_function(FunctionName="dlr", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                      Code={"ZipFile": zip_of(FAILING_HANDLER)}, DeadLetterConfig={"TargetArn": SQS_DLQ})
+    c.put_function_event_invoke_config(FunctionName="dlr", MaximumRetryAttempts=0)
+    assert c.publish_version(FunctionName="dlr")["DeadLetterConfig"] == {"TargetArn": SQS_DLQ}
+    c.update_function_configuration(FunctionName="dlr", DeadLetterConfig={"TargetArn": SNS_DLQ})
+    first.stop()
+
+    second = make_lemu(config={}, args=args)
+    c = second.client()
+    assert c.get_function_configuration(FunctionName="dlr")["DeadLetterConfig"] == {"TargetArn": SNS_DLQ}
+    assert c.get_function_configuration(FunctionName="dlr", Qualifier="1")["DeadLetterConfig"] == \
+        {"TargetArn": SQS_DLQ}
+    rid = invoke_event(c, "dlr", {"id": "latest"})
+    rid1 = invoke_event(c, "dlr", {"id": "v1"}, Qualifier="1")
+    [dl] = wait_records(second, SNS_DLQ, 1)
+    [dl1] = wait_records(second, SQS_DLQ, 1)
+    assert (dl["MessageAttributes"]["RequestID"]["StringValue"], dl["Body"]) == (rid, '{"id": "latest"}')
+    assert (dl1["MessageAttributes"]["RequestID"]["StringValue"], dl1["Body"]) == (rid1, '{"id": "v1"}')
+
+
+def test_dead_letter_config_changed_while_an_event_waits_for_its_retry(make_lemu, tmp_path):
+    """The DLQ is read when the event fails for good: an UpdateFunctionConfiguration made while the
+    event waits for its retry decides where it goes (here for a function of the config file,
+    whose own DeadLetterConfig it replaces)."""
+    rec = tmp_path / "attempts.jsonl"
+    # --time-scale 0.05: the retry comes 3 s (60 s scaled) after the first failure.
+    s = start(make_lemu, tmp_path, [rec_fn("mover", rec, DeadLetterConfig={"TargetArn": SQS_DLQ},
+                                           EventInvokeConfig={"MaximumRetryAttempts": 1})], scale="0.05")
+    c = s.client()
+    rid = invoke_event(c, "mover", {"id": "m1", "fail": "moved"})
+    wait_lines(rec, 1)
+    c.update_function_configuration(FunctionName="mover", DeadLetterConfig={"TargetArn": SNS_DLQ})
+    [dl] = wait_records(s, SNS_DLQ, 1)
+    assert dl["MessageAttributes"]["RequestID"]["StringValue"] == rid
+    assert [a["requestId"] for a in read_lines(rec)] == [rid, rid]
+    assert destinations(s, SQS_DLQ) == []
 
 
 def test_delete_function_removes_its_event_invoke_config(make_lemu, tmp_path):
