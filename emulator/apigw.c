@@ -1682,6 +1682,10 @@ void apigw_announce(struct lemu_ctx *ctx)
   if (!gw)
     return;
   logs_info("api gateway front on http://%s:%u", gw->host, http_server_port(gw->srv));
+  if (!config_host_is_loopback(gw->host)) /* issue 11: say so when other machines can reach it */
+    logs_warn("the API Gateway front listens on %s:%u, which is not a loopback address: anyone who can "
+              "reach this port can invoke the functions behind it, running code as this user "
+              "(docs/security.md)", gw->host, http_server_port(gw->srv));
   for (i = 0; i < gw->n_routes; i++) {
     const struct route *rt = &gw->routes[i];
     logs_info("  %s %s -> %s (%s, payload %s, timeout %.3g s)", rt->method, rt->path ? rt->path : "/*",

@@ -1,6 +1,7 @@
 /* Loading and validating lemu.json and the sample-function default (see include/lemu/config.h).
  * Every check reports through cfg_fail(), which formats the single message lemu exits with:
  * "<file>: <key path>: expected <what>, got <value>". */
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -579,13 +580,25 @@ static bool cfg_account(struct cfg_ctx *c, const cJSON *v, struct lemu_config *c
 static bool cfg_lemu(struct cfg_ctx *c, const cJSON *v, struct lemu_config *cfg)
 {
   static const char *const keys[] = {"PendingSeconds", "StateDir", "TimeScale", "ApiListen",
-                                     "ApiTimeoutSeconds", NULL};
-  const cJSON *ps, *ts, *al, *at;
+                                     "ApiTimeoutSeconds", "ControlToken", NULL};
+  const cJSON *ps, *ts, *al, *at, *ct;
   char *dir = NULL;
 
   if (!cfg_object(c, "Lemu", v) ||
-      !cfg_known_keys(c, "Lemu", v, keys, "PendingSeconds, StateDir, TimeScale, ApiListen, ApiTimeoutSeconds"))
+      !cfg_known_keys(c, "Lemu", v, keys,
+                      "PendingSeconds, StateDir, TimeScale, ApiListen, ApiTimeoutSeconds, ControlToken"))
     return false;
+  ct = cJSON_GetObjectItemCaseSensitive(v, "ControlToken");
+  if (ct) {
+    if (!cJSON_IsString(ct) || !config_control_token_valid(ct->valuestring)) {
+      /* the value is a secret: the message describes it without echoing it */
+      cfg_fail(c, "Lemu.ControlToken", "expected 1 to %d visible ASCII characters (no spaces)",
+               CONFIG_MAX_CONTROL_TOKEN);
+      return false;
+    }
+    free(cfg->control_token);
+    cfg->control_token = util_strdup(ct->valuestring);
+  }
   al = cJSON_GetObjectItemCaseSensitive(v, "ApiListen");
   if (al && (!cJSON_IsString(al) ||
              !config_parse_listen(al->valuestring, &cfg->api_listen_host, &cfg->api_listen_port))) {
@@ -906,6 +919,7 @@ void config_cleanup(struct lemu_config *cfg)
   cJSON_Delete(cfg->api_events);
   free(cfg->api_listen_host);
   free(cfg->state_dir);
+  free(cfg->control_token);
   memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -928,6 +942,25 @@ bool config_parse_listen(const char *text, char **host, unsigned *port)
   *host = h;
   *port = (unsigned)n;
   return true;
+}
+
+bool config_control_token_valid(const char *token)
+{
+  size_t i;
+
+  for (i = 0; token[i]; i++)
+    if (i >= CONFIG_MAX_CONTROL_TOKEN || token[i] < '!' || token[i] > '~')
+      return false;
+  return i > 0;
+}
+
+bool config_host_is_loopback(const char *host)
+{
+  struct in_addr a;
+
+  if (!strcmp(host, "localhost"))
+    return true;
+  return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
 char *config_default_state_dir(void)

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lemu/api_control.h"
 #include "lemu/aws_errors.h"
 #include "lemu/buf.h"
 #include "lemu/demo.h"
@@ -200,11 +201,14 @@ static int parse_url(const char *url, struct sockaddr_in *addr)
   return port > 0 && port < 65536 && inet_pton(AF_INET, host, &addr->sin_addr) == 1 ? 0 : -1;
 }
 
-/* Send a request; the connection's fd, or -1. extra: "Name: value\r\n" lines or NULL. */
+/* Send a request; the connection's fd, or -1. extra: "Name: value\r\n" lines or NULL. A control
+ * API request carries $LEMU_CONTROL_TOKEN when it is set. */
 static int http_send(const char *url, const char *method, const char *path, const char *extra, const char *body)
 {
+  const char *token = getenv(API_CONTROL_TOKEN_ENV);
+  bool control = !strncmp(path, API_CONTROL_PREFIX "/", strlen(API_CONTROL_PREFIX) + 1);
   struct sockaddr_in addr;
-  char *head;
+  char *head, *auth = NULL;
   int fd;
   size_t blen = body ? strlen(body) : 0;
   bool ok;
@@ -218,9 +222,12 @@ static int http_send(const char *url, const char *method, const char *path, cons
     close(fd);
     return -1;
   }
+  if (control && token && *token && !strpbrk(token, "\r\n"))
+    auth = util_asprintf("%s: %s\r\n", API_CONTROL_TOKEN_HEADER, token);
   head = util_asprintf("%s %s HTTP/1.1\r\nHost: lemu\r\nConnection: close\r\nContent-Type: application/json\r\n"
                        "Authorization: AWS4-HMAC-SHA256 Credential=demo/20260101/us-east-1/lambda/aws4_request\r\n"
-                       "%sContent-Length: %zu\r\n\r\n", method, path, extra ? extra : "", blen);
+                       "%s%sContent-Length: %zu\r\n\r\n", method, path, auth ? auth : "", extra ? extra : "", blen);
+  free(auth);
   ok = head && send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head) &&
        (!blen || send(fd, body, blen, MSG_NOSIGNAL) == (ssize_t)blen);
   free(head);

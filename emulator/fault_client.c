@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lemu/api_control.h"
 #include "lemu/buf.h"
 #include "lemu/fault_client.h"
 #include "lemu/util.h"
@@ -37,7 +38,10 @@ static void client_usage(FILE *f)
           "  import FILE            add the aws:lambda:* actions of an AWS FIS experiment template\n"
           "  --seed N               (import) seed for invocationPercentage draws (default 0)\n"
           "  --endpoint-url URL     the lemu to talk to (default $LEMU_URL, else %s)\n"
-          "  -h, --help             this help\n",
+          "  -h, --help             this help\n"
+          "\n"
+          "environment: LEMU_CONTROL_TOKEN, the control token of a lemu serve started with one\n"
+          "(sent as \"Authorization: Bearer TOKEN\"); LEMU_URL.\n",
           FAULT_CLIENT_DEFAULT_URL);
 }
 
@@ -78,12 +82,14 @@ static int write_all(int fd, const char *p, size_t n)
   return 0;
 }
 
-/* Send one request; print the body; exit status 0 for 2xx. */
+/* Send one request; print the body; exit status 0 for 2xx. With $LEMU_CONTROL_TOKEN set, the
+ * request carries it (Authorization: Bearer); it is never printed. */
 static int request(const char *url, const char *method, const char *path, const char *body)
 {
+  const char *token = getenv(API_CONTROL_TOKEN_ENV);
   struct sockaddr_in addr;
   struct buf resp;
-  char *head, chunk[8192];
+  char *head, *auth = NULL, chunk[8192];
   int fd, status = 0;
   ssize_t r;
   const char *sep;
@@ -99,9 +105,18 @@ static int request(const char *url, const char *method, const char *path, const 
       close(fd);
     return 1;
   }
-  head = util_asprintf("%s %s HTTP/1.1\r\nHost: lemu\r\nConnection: close\r\n"
+  if (token && *token) {
+    if (strpbrk(token, "\r\n")) {
+      fprintf(stderr, "lemu: %s: a token cannot hold a line break\n", API_CONTROL_TOKEN_ENV);
+      close(fd);
+      return 2;
+    }
+    auth = util_asprintf("%s: %s %s\r\n", API_CONTROL_AUTH_HEADER, API_CONTROL_BEARER, token);
+  }
+  head = util_asprintf("%s %s HTTP/1.1\r\nHost: lemu\r\nConnection: close\r\n%s"
                        "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                       method, path, body ? strlen(body) : 0);
+                       method, path, auth ? auth : "", body ? strlen(body) : 0);
+  free(auth);
   if (!head || write_all(fd, head, strlen(head)) != 0 || (body && write_all(fd, body, strlen(body)) != 0)) {
     fprintf(stderr, "lemu: cannot send the request to %s\n", url);
     free(head);

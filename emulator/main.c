@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lemu/api_control.h"
 #include "lemu/config.h"
 #include "lemu/demo.h"
 #include "lemu/fault_catalog.h"
 #include "lemu/fault_client.h"
+#include "lemu/http_server.h"
 #include "lemu/logs.h"
 #include "lemu/sam.h"
 #include "lemu/server.h"
@@ -41,7 +43,8 @@ static void usage(FILE *f)
   fprintf(f,
           "usage: lemu serve [-c lemu.json] [--template template.yaml [--parameter-overrides K=V ...]]\n"
           "                  [--listen HOST:PORT] [--api-listen HOST:PORT] [--state-dir DIR]\n"
-          "                  [--pending-seconds S] [--time-scale F] [--no-sandbox] [--debug]\n"
+          "                  [--pending-seconds S] [--time-scale F] [--control-token TOKEN]\n"
+          "                  [--no-sandbox] [--debug]\n"
           "\n"
           "Serve the Lambda Invoke API, the management API, lemu's control API (/lemu/v1: faults,\n"
           "queue, metrics) and the Runtime API of every function, until SIGTERM or SIGINT. The first\n"
@@ -61,7 +64,8 @@ static void usage(FILE *f)
           "                          ParameterKey=K,ParameterValue=V); every word up to the next\n"
           "                          option\n"
           "  --listen HOST:PORT      where the APIs listen (default 127.0.0.1:9001; port 0 picks a\n"
-          "                          free port)\n"
+          "                          free port). Anything but 127.0.0.0/8 prints a warning: whoever\n"
+          "                          reaches the port can run code as you and change faults\n"
           "  --api-listen HOST:PORT  where the API Gateway front listens when a function has Api or\n"
           "                          HttpApi Events (default 127.0.0.1:3000; stderr names its URL)\n"
           "  --state-dir DIR         where functions created through the management API and the async\n"
@@ -71,12 +75,18 @@ static void usage(FILE *f)
           "                          (0 to 600, default 1)\n"
           "  --time-scale F          multiply every async retry delay and event age by F (0.001: the\n"
           "                          1 min / 2 min retry schedule takes 60 ms / 120 ms)\n"
+          "  --control-token TOKEN   every control API request (/lemu/v1/) must then carry\n"
+          "                          \"Authorization: Bearer TOKEN\" or \"X-Lemu-Control-Token: TOKEN\"\n"
+          "                          (401 otherwise); without a token /lemu/v1/ answers loopback\n"
+          "                          callers only (403). Also $LEMU_CONTROL_TOKEN (preferred: a\n"
+          "                          command line is visible to every user) or Lemu.ControlToken.\n"
+          "                          The Invoke and management APIs never ask for it\n"
           "  --no-sandbox            run handlers without lemu's seccomp filter\n"
           "  --debug                 also log lemu's debug lines (stderr)\n"
           "  -h, --help              this help\n"
           "\n"
           "environment: LEMU_SAMPLES_DIR (the default functions), LEMU_RUNTIMES_DIR (lemu's Python and\n"
-          "Node.js runtime shims), XDG_STATE_HOME.\n",
+          "Node.js runtime shims), LEMU_CONTROL_TOKEN (as --control-token), XDG_STATE_HOME.\n",
           config_samples_dir());
 }
 
@@ -112,9 +122,47 @@ static int parse_listen(const char *arg, struct lemu_config *cfg)
   return cfg->listen_host ? 0 : -1;
 }
 
+/* The control token: --control-token, else $LEMU_CONTROL_TOKEN, else the config's
+ * Lemu.ControlToken (already in cfg). 0, or -1 after saying why on stderr (never echoing it). */
+static int set_control_token(const char *arg, struct lemu_config *cfg)
+{
+  const char *env = getenv(API_CONTROL_TOKEN_ENV), *token = arg ? arg : env && *env ? env : NULL;
+  char *copy;
+
+  if (!token)
+    return 0;
+  if (!config_control_token_valid(token)) {
+    fprintf(stderr, "lemu: %s: expected 1 to %d visible ASCII characters (no spaces)\n",
+            arg ? "--control-token" : API_CONTROL_TOKEN_ENV, CONFIG_MAX_CONTROL_TOKEN);
+    return -1;
+  }
+  copy = strdup(token);
+  if (!copy)
+    return -1;
+  free(cfg->control_token);
+  cfg->control_token = copy;
+  return 0;
+}
+
+/* One warning line when other machines can reach the API port (issue 11, docs/security.md); the
+ * API Gateway front says the same of its own port (apigw_announce). */
+static void warn_exposed(const struct lemu_ctx *ctx)
+{
+  const struct lemu_config *cfg = &ctx->cfg;
+
+  if (!config_host_is_loopback(cfg->listen_host))
+    logs_warn("the APIs listen on %s:%u, which is not a loopback address: anyone who can reach this "
+              "port can run code as this user (CreateFunction, Invoke) and change fault rules; %s "
+              "(docs/security.md)", cfg->listen_host, http_server_port(ctx->api),
+              cfg->control_token ? "the control token guards /lemu/v1/ only, firewall the port"
+                                 : "guard /lemu/v1/ with --control-token TOKEN (or LEMU_CONTROL_TOKEN) "
+                                   "and firewall the port");
+}
+
 static int cmd_serve(int argc, char **argv)
 {
   const char *config_path = NULL, *template_path = NULL, *listen = NULL, *state_dir = NULL, *pending = NULL, *api_listen = NULL;
+  const char *control_token = NULL;
   struct server_opts opts = {0};
   struct lemu_config cfg;
   struct lemu_ctx *ctx;
@@ -136,6 +184,8 @@ static int cmd_serve(int argc, char **argv)
       listen = argv[++i];
     } else if (!strcmp(argv[i], "--api-listen") && i + 1 < argc) {
       api_listen = argv[++i];
+    } else if (!strcmp(argv[i], "--control-token") && i + 1 < argc) {
+      control_token = argv[++i];
     } else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc) {
       state_dir = argv[++i];
     } else if (!strcmp(argv[i], "--pending-seconds") && i + 1 < argc) {
@@ -198,6 +248,10 @@ static int cmd_serve(int argc, char **argv)
     config_cleanup(&cfg);
     return EXIT_USAGE;
   }
+  if (set_control_token(control_token, &cfg) != 0) {
+    config_cleanup(&cfg);
+    return EXIT_USAGE;
+  }
   if (state_dir || pending) {
     char *end = NULL;
     double secs = pending ? strtod(pending, &end) : 0;
@@ -220,6 +274,7 @@ static int cmd_serve(int argc, char **argv)
       return err == LEMU_ERR_CONFIG ? EXIT_CONFIG : 1;
     }
   }
+  warn_exposed(ctx);
   rc = server_run(ctx);
   server_destroy(ctx);
   return rc;

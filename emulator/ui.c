@@ -1,8 +1,10 @@
 /* The live page (see include/lemu/ui.h). Server-sent events without a streaming response: an
  * events request with nothing new is suspended until the metrics ring gets an event (or
  * UI_EVENTS_HOLD_US passes), then answered with every event after the client's Last-Event-ID and
- * closed; the browser's EventSource reconnects at once ("retry: 100") with the last id it saw.
- * That keeps the HTTP layer's one-answer-per-request model and loses nothing between answers. */
+ * closed; the client asks again at once with the last id it saw (an EventSource reconnects after
+ * "retry: 100"; the page's own loop sends Last-Event-ID with fetch(), which can also carry the
+ * control token). That keeps the HTTP layer's one-answer-per-request model and loses nothing
+ * between answers. Access to /lemu/v1/state and /lemu/v1/events is checked by api_control.c. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,6 +16,9 @@ const SANITIZER_MARKERS = ['Sanitizer', 'runtime error:'];
 const DEFAULT_REGION = 'us-east-1';
 // lemu accepts any credentials; the SDK only needs some to sign with.
 const DUMMY_CREDENTIALS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'lemu' };
+// lemu's control token (lemu serve --control-token): its environment variable and header.
+const CONTROL_TOKEN_ENV = 'LEMU_CONTROL_TOKEN';
+const CONTROL_TOKEN_HEADER = 'X-Lemu-Control-Token';
 
 class LemuError extends Error {}
 
@@ -56,6 +59,10 @@ function tail(text, n = 4000) {
  *   functionsDir  a directory of function folders (each with a function.json), when no config
  *   args          more `lemu serve` arguments, e.g. ['--time-scale', '0.001']
  *   lemuBin, env, region, clientConfig (extra LambdaClient options)
+ *   controlToken  the token lemu requires on /lemu/v1/ (given to lemu as LEMU_CONTROL_TOKEN); by
+ *                 default the one lemu is started with, if any (--control-token in args, else
+ *                 LEMU_CONTROL_TOKEN in env or process.env, else the config object's
+ *                 Lemu.ControlToken). fault(), faults(), metrics(), request() send it.
  * Resolves to {url, port, client, fault(), faults(), clearFaults(), logs(), stderr(), metrics(),
  * metric(), request(), stop()}.
  */
@@ -73,6 +80,12 @@ async function startLemu(options = {}) {
   cmd.push(...(options.args || []));
   const env = { ...process.env, ...(options.env || {}) };
   if (options.functionsDir) env.LEMU_SAMPLES_DIR = path.resolve(options.functionsDir);
+  if (options.controlToken) env[CONTROL_TOKEN_ENV] = options.controlToken;
+  const tokenArg = (options.args || []).indexOf('--control-token');
+  const controlToken = options.controlToken
+    || (tokenArg >= 0 ? (options.args || [])[tokenArg + 1] : undefined)
+    || env[CONTROL_TOKEN_ENV]
+    || (options.config && typeof options.config === 'object' ? options.config.Lemu?.ControlToken : undefined);
 
   const child = spawn(lemuBin, cmd, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
@@ -130,8 +143,9 @@ async function startLemu(options = {}) {
     return null;
   }
 
-  async function request(method, p, body) {
-    const init = { method, headers: { 'Content-Type': 'application/json' } };
+  async function request(method, p, body, headers = {}) {
+    const init = { method, headers: { 'Content-Type': 'application/json',
+      ...(controlToken ? { [CONTROL_TOKEN_HEADER]: controlToken } : {}), ...headers } };
     if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
     const res = await fetch(url + p, init);
     const text = await res.text();

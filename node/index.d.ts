@@ -11,6 +11,8 @@ export interface StartLemuOptions {
   env?: Record<string, string>;
   region?: string;
   clientConfig?: Partial<LambdaClientConfig>;
+  /** The token lemu requires on /lemu/v1/ (default: the one lemu is started with, if any). */
+  controlToken?: string;
 }
 
 export interface FaultOptions {
@@ -33,7 +35,7 @@ export interface Lemu {
   stderr(): string;
   metrics(): Promise<string>;
   metric(name: string, labels?: Record<string, string>): Promise<number>;
-  request(method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: string }>;
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: string }>;
   crashReport(): string | null;
   stop(): Promise<void>;
 }

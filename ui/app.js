@@ -1,7 +1,10 @@
 // lemu's live page. State (functions, environments, queue, rules) comes from GET /lemu/v1/state,
 // refreshed after every event and every 2 s; the timeline comes from GET /lemu/v1/events
 // (server-sent events: lemu answers each request with the events after Last-Event-ID and the
-// browser reconnects at once, so nothing is missed). No framework, no build step.
+// page asks again at once, so nothing is missed). No framework, no build step.
+// A lemu started with a control token wants it on every /lemu/v1/ call: open the page as
+// /lemu/ui#token=TOKEN (the fragment never reaches the server, so no log sees it), or type it when
+// the page asks. It is kept for this tab only (sessionStorage) and sent as X-Lemu-Control-Token.
 'use strict';
 
 const MAX_ROWS = 400;
@@ -38,6 +41,48 @@ function whenText(rule) {
   if (w.Every) return 'every ' + w.Every;
   if (w.Probability !== undefined) return 'p=' + w.Probability + (w.Seed !== undefined ? ' seed ' + w.Seed : '');
   return JSON.stringify(w);
+}
+
+const TOKEN_HEADER = 'X-Lemu-Control-Token';
+const TOKEN_KEY = 'lemu-control-token';
+
+// The token from #token=... or ?token=... (then taken out of the address bar), else this tab's.
+function initialToken() {
+  for (const params of [new URLSearchParams(location.hash.slice(1)), new URLSearchParams(location.search)]) {
+    const t = params.get('token');
+    if (t) {
+      sessionStorage.setItem(TOKEN_KEY, t);
+      history.replaceState(null, '', location.pathname);
+      return t;
+    }
+  }
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+let controlToken = initialToken();
+let asking = null;
+let declined = false; // the prompt was cancelled: do not ask again until the page is reloaded
+
+// fetch() of a /lemu/v1/ path with the token; on 401 ask for the token once and try again.
+async function api(path, init = {}) {
+  const send = () => fetch(path, { ...init, headers: { ...(init.headers || {}),
+    ...(controlToken ? { [TOKEN_HEADER]: controlToken } : {}) } });
+  let r = await send();
+  if (r.status === 401 && !declined) {
+    if (!asking) {
+      asking = Promise.resolve().then(() => {
+        const t = window.prompt('This lemu requires its control token (lemu serve --control-token):', '');
+        if (t) {
+          controlToken = t.trim();
+          sessionStorage.setItem(TOKEN_KEY, controlToken);
+        } else {
+          declined = true;
+        }
+        return Boolean(t);
+      }).finally(() => { setTimeout(() => { asking = null; }, 0); });
+    }
+    if (await asking) r = await send();
+  }
+  return r;
 }
 
 let knownFunctions = '';
@@ -87,7 +132,7 @@ let refreshTimer = null;
 async function refresh() {
   clearTimeout(refreshTimer);
   try {
-    const r = await fetch('/lemu/v1/state', { cache: 'no-store' });
+    const r = await api('/lemu/v1/state', { cache: 'no-store' });
     if (r.ok) renderState(await r.json());
   } catch (e) {
     // lemu stopped: the events stream shows it; keep trying
@@ -126,10 +171,12 @@ function addEvent(ev) {
 }
 
 // Each answer of /lemu/v1/events ends its response (at the latest after 2 s without news) and the
-// browser reconnects: an 'error' then is routine. The page says "lost" only when no answer came
-// for LOST_MS.
+// page asks again with the last id it saw (fetch, not EventSource: EventSource cannot send the
+// control token). The page says "lost" only when no answer came for LOST_MS.
 const LOST_MS = 6000;
+const RETRY_MS = 1000;
 let lastAnswer = 0;
+let refused = ''; // why lemu refused the last events request (401 / 403), shown instead of "lost"
 
 function live() {
   lastAnswer = Date.now();
@@ -137,24 +184,64 @@ function live() {
   $('conn').textContent = 'live';
 }
 
+// The server-sent events of one answer: [{id, event, data}].
+function parseEvents(text) {
+  const out = [];
+  for (const block of text.split('\n\n')) {
+    const ev = { id: null, event: 'message', data: [] };
+    for (const line of block.split('\n')) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const field = line.slice(0, colon);
+      const value = line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'id') ev.id = value;
+      else if (field === 'event') ev.event = value;
+      else if (field === 'data') ev.data.push(value);
+    }
+    if (ev.data.length) out.push({ ...ev, data: ev.data.join('\n') });
+  }
+  return out;
+}
+
+async function pollEvents() {
+  let lastId = null;
+  for (;;) {
+    try {
+      const r = await api('/lemu/v1/events', { cache: 'no-store',
+        headers: lastId === null ? {} : { 'Last-Event-ID': lastId } });
+      if (r.status === 401 || r.status === 403) {
+        refused = r.status === 401 ? 'lemu wants its control token: open /lemu/ui#token=TOKEN'
+          : 'lemu answers this page only on 127.0.0.1 unless it has a control token';
+        throw new Error('HTTP ' + r.status);
+      }
+      refused = '';
+      if (!r.ok) throw new Error('HTTP ' + r.status);
+      live();
+      if (lastId === null) lastId = '0'; // from now on wait for news (0: none seen yet)
+      for (const m of parseEvents(await r.text())) {
+        if (m.id !== null) lastId = m.id;
+        if (m.event !== 'lemu') continue;
+        addEvent(JSON.parse(m.data));
+        scheduleRefresh();
+      }
+    } catch (e) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS)); // lemu stopped: keep trying
+    }
+  }
+}
+
 function connect() {
-  const source = new EventSource('/lemu/v1/events');
-  source.addEventListener('open', live);
-  source.addEventListener('lemu', (m) => {
-    live();
-    addEvent(JSON.parse(m.data));
-    scheduleRefresh();
-  });
+  pollEvents();
   setInterval(() => {
-    if (Date.now() - lastAnswer > LOST_MS) {
+    if (refused || Date.now() - lastAnswer > LOST_MS) {
       $('conn').dataset.state = 'lost';
-      $('conn').textContent = 'lemu is not answering…';
+      $('conn').textContent = refused || 'lemu is not answering…';
     }
   }, 1000);
 }
 
 async function control(method, path, body) {
-  const r = await fetch(path, { method, headers: { 'Content-Type': 'application/json' },
+  const r = await api(path, { method, headers: { 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await r.text();
   if (!r.ok) {

@@ -143,7 +143,14 @@ struct http_req;
   /* throttling: sent with aws_throttle_send(), which adds Reason and Retry-After */              \
   XX(TOO_MANY_REQUESTS, 429, "TooManyRequestsException", AWS_BODY_TYPE_LOWER, "Rate Exceeded.")   \
   /* arg: the whole message (e.g. "The function <arn> doesn't have an EventInvokeConfig") */     \
-  XX(RESOURCE_NOT_FOUND_TEXT, 404, "ResourceNotFoundException", AWS_BODY_TYPE_UPPER, "%s")
+  XX(RESOURCE_NOT_FOUND_TEXT, 404, "ResourceNotFoundException", AWS_BODY_TYPE_UPPER, "%s")  \
+  /* lemu's control API (/lemu/v1/) refusing a caller: lemu's own text (docs/security.md) */     \
+  XX(CONTROL_TOKEN_MISSING, 401, "UnauthorizedException", AWS_BODY_TYPE_LOWER,                   \
+     "This lemu requires a control token for /lemu/v1/: send the header \"Authorization: Bearer TOKEN\" or \"X-Lemu-Control-Token: TOKEN\" with the token lemu serve was given (--control-token, LEMU_CONTROL_TOKEN or Lemu.ControlToken).") \
+  XX(CONTROL_TOKEN_WRONG, 401, "UnauthorizedException", AWS_BODY_TYPE_LOWER,                     \
+     "The control token does not match the one lemu serve was given (--control-token, LEMU_CONTROL_TOKEN or Lemu.ControlToken).") \
+  XX(CONTROL_NOT_LOOPBACK, 403, "AccessDeniedException", AWS_BODY_TYPE_LOWER,                    \
+     "lemu's control API (/lemu/v1/) answers only callers on this machine (127.0.0.0/8) unless it has a control token: start lemu serve with --control-token TOKEN (or LEMU_CONTROL_TOKEN) and send \"Authorization: Bearer TOKEN\".")
 
 enum aws_api_error {
 #define AWS_API_ERROR_ENUM(id, status, type, flags, fmt) AWS_ERR_##id,

@@ -29,6 +29,7 @@ struct cJSON;
 #define CONFIG_DEFAULT_PENDING_S 1.0 /* Pending / InProgress time of a created or updated function */
 #define CONFIG_MAX_PENDING_S 600.0
 #define CONFIG_STATE_SUBDIR "lemu"   /* under $XDG_STATE_HOME, or ~/.local/state */
+#define CONFIG_MAX_CONTROL_TOKEN 1024 /* Lemu.ControlToken / --control-token, in characters */
 
 enum runtime_kind { RUNTIME_PROVIDED, RUNTIME_PYTHON, RUNTIME_NODE };
 
@@ -67,6 +68,9 @@ struct lemu_config {
   char *api_listen_host;      /* Lemu.ApiListen or --api-listen; NULL = apigw's default address */
   unsigned api_listen_port;
   double api_timeout_s;       /* Lemu.ApiTimeoutSeconds; 0 = API Gateway's (29 s REST, 30 s HTTP) */
+  /* Lemu.ControlToken, LEMU_CONTROL_TOKEN or --control-token: what /lemu/v1/ requires (NULL = no
+   * token: loopback callers only). A secret: never logged. */
+  char *control_token;
 };
 
 /* Load path (NULL = embedded default: the sample functions). On failure returns LEMU_ERR_CONFIG
@@ -88,6 +92,12 @@ void function_config_cleanup(struct function_config *fc);
 const char *config_samples_dir(void);
 /* "HOST:PORT" (port 0 to 65535) into *host (malloc'd, replacing what it held) and *port. */
 bool config_parse_listen(const char *text, char **host, unsigned *port);
+/* A usable control token: 1 to CONFIG_MAX_CONTROL_TOKEN visible ASCII characters (no space), so it
+ * travels unchanged in an HTTP header. */
+bool config_control_token_valid(const char *token);
+/* Whether a listen host is a loopback address (127.0.0.0/8 or "localhost"): anything else is
+ * reachable from other machines and gets a warning at startup. */
+bool config_host_is_loopback(const char *host);
 /* $XDG_STATE_HOME/lemu, else $HOME/.local/state/lemu (malloc'd; NULL when neither is set). */
 char *config_default_state_dir(void);
 

@@ -81,6 +81,9 @@ void http_server_untag(struct http_server *srv, void *tag);
 /* Request accessors: header and query lookups are case-insensitive for headers; NULL if absent. */
 const char *http_req_header(struct http_req *req, const char *name);
 const char *http_req_query(struct http_req *req, const char *name);
+/* Whether the request's peer is a loopback address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104).
+ * false when the address is unknown. */
+bool http_req_peer_is_loopback(struct http_req *req);
 
 /* Keep the request open after its handler returns; answer later with http_req_send(). */
 void http_req_suspend(struct http_req *req);

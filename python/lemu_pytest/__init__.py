@@ -40,7 +40,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
-        "lemu(config=None, functions_dir=None, args=()): what the lemu_server fixture serves for this test")
+        "lemu(config=None, functions_dir=None, args=(), control_token=None): what the lemu_server "
+        "fixture serves for this test")
 
 
 def _setting(pytestconfig, name):
@@ -74,16 +75,16 @@ def lemu_args():
 
 @pytest.fixture
 def lemu_factory(request, tmp_path_factory, pytestconfig):
-    """start(config=None, functions_dir=None, args=(), env=None) → a started LemuServer; every
-    server it started is stopped and checked when the test ends."""
+    """start(config=None, functions_dir=None, args=(), env=None, control_token=None) → a started
+    LemuServer; every server it started is stopped and checked when the test ends."""
     lemu_bin = find_lemu_bin(_setting(pytestconfig, "bin"))
     servers = []
     setattr(request.node, _SERVERS_ATTR, servers)
 
-    def start(config=None, functions_dir=None, args=(), env=None):
+    def start(config=None, functions_dir=None, args=(), env=None, control_token=None):
         workdir = tmp_path_factory.mktemp("lemu")
         server = LemuServer(config=config, functions_dir=functions_dir, args=args, lemu_bin=lemu_bin,
-                            workdir=workdir, env=env)
+                            workdir=workdir, env=env, control_token=control_token)
         servers.append(server)
         return server.start()
 

@@ -24,6 +24,9 @@ SANITIZER_MARKERS = ("Sanitizer", "runtime error:")
 #: Any credentials and region are accepted by lemu; boto3 only needs some.
 DUMMY_CREDENTIALS = {"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "lemu"}
 DEFAULT_REGION = "us-east-1"
+#: The environment variable and header of lemu's control token (lemu serve --control-token).
+CONTROL_TOKEN_ENV = "LEMU_CONTROL_TOKEN"
+CONTROL_TOKEN_HEADER = "X-Lemu-Control-Token"
 
 
 class LemuError(AssertionError):
@@ -56,9 +59,14 @@ class LemuServer:
     functions_dir: a directory of function folders (each with a function.json), served when no
     config is given. args: extra `lemu serve` arguments (e.g. ["--time-scale", "0.001"]).
     workdir: where lemu.json and the state directory go (a temporary directory by default).
+    control_token: the control token lemu requires on /lemu/v1/ (passed to lemu as
+    LEMU_CONTROL_TOKEN); by default the one the server is started with, if any: --control-token
+    in args, else LEMU_CONTROL_TOKEN in env or os.environ, else Lemu.ControlToken of a config
+    dict. fault(), faults(), metrics(), request() and the other control calls send it.
     """
 
-    def __init__(self, config=None, functions_dir=None, args=(), lemu_bin=None, workdir=None, env=None):
+    def __init__(self, config=None, functions_dir=None, args=(), lemu_bin=None, workdir=None, env=None,
+                 control_token=None):
         self.config = config
         self.functions_dir = functions_dir
         self.args = list(args)
@@ -66,6 +74,9 @@ class LemuServer:
         self._own_workdir = workdir is None
         self.workdir = str(workdir) if workdir is not None else tempfile.mkdtemp(prefix="lemu-")
         self.extra_env = dict(env or {})
+        if control_token is not None:
+            self.extra_env[CONTROL_TOKEN_ENV] = control_token
+        self.control_token = control_token or self._configured_token()
         self.proc = None
         self.url = None
         self.port = None
@@ -76,6 +87,19 @@ class LemuServer:
         self._err = []
         self._lock = threading.Lock()
         self._threads = []
+
+    def _configured_token(self):
+        """The token lemu will be started with (see the class docstring), or None."""
+        args = self.args
+        for i, a in enumerate(args[:-1]):
+            if a == "--control-token":
+                return args[i + 1]
+        for env in (self.extra_env, os.environ):
+            if env.get(CONTROL_TOKEN_ENV):
+                return env[CONTROL_TOKEN_ENV]
+        if isinstance(self.config, dict):
+            return (self.config.get("Lemu") or {}).get("ControlToken")
+        return None
 
     # ---- life cycle ------------------------------------------------------------------------
 
@@ -212,15 +236,18 @@ class LemuServer:
         return boto3.client("lambda", endpoint_url=self.url, region_name=region_name,
                             config=botocore.config.Config(**kw), **DUMMY_CREDENTIALS)
 
-    def request(self, method, path, body=None):
+    def request(self, method, path, body=None, headers=None):
         """One HTTP request to lemu: (status, headers dict, body bytes). body: bytes, str, or a
-        JSON-able object."""
+        JSON-able object. Carries the control token, if any (headers can override it)."""
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)
         if isinstance(body, str):
             body = body.encode()
-        req = urllib.request.Request(self.url + path, data=body, method=method,
-                                     headers={"Content-Type": "application/json"})
+        hdrs = {"Content-Type": "application/json"}
+        if self.control_token:
+            hdrs[CONTROL_TOKEN_HEADER] = self.control_token
+        hdrs.update(headers or {})
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers=hdrs)
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
                 return r.status, dict(r.headers), r.read()

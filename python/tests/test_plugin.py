@@ -50,6 +50,21 @@ def test_fault_keywords_list_and_clear(lemu_server, lambda_client):
     lemu_server.wait_for_log("fault %s (function-error) fired" % a, stderr=True)
 
 
+@pytest.mark.lemu(functions_dir=FUNCTIONS, control_token="plugin-secret")
+def test_control_calls_carry_the_control_token(lemu_server, lambda_client):
+    # lemu requires the token on /lemu/v1/: the helper's calls send it, a bare request is refused
+    status, _, body = lemu_server.request("GET", "/lemu/v1/faults", headers={"X-Lemu-Control-Token": "wrong"})
+    assert status == 401 and json.loads(body)["Type"] == "User"
+    a = lemu_server.fault("throttle", function="greet", when={"Nth": [1]})
+    assert [f["Id"] for f in lemu_server.faults()] == [a]
+    with pytest.raises(lambda_client.exceptions.TooManyRequestsException):
+        lambda_client.invoke(FunctionName="greet", Payload=b'{"name": "t"}')
+    assert "aws_lambda_throttles_total" in lemu_server.metrics_text()  # raises on a 401
+    lemu_server.clear_faults()
+    assert lemu_server.faults() == []
+    assert "plugin-secret" not in lemu_server.stderr() + lemu_server.logs()
+
+
 @pytest.mark.lemu(functions_dir=FUNCTIONS)
 def test_logs_split_by_function(lemu_server, lambda_client):
     lambda_client.invoke(FunctionName="greet", Payload=b'{"name": "log"}')
