@@ -296,7 +296,7 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
   loop_timer_init(&env->init_timer, on_init_timeout, env);
   env->id = ++ctx->next_env_id;
   cgroup_env_create(&ctx->cg, env->id, fn->cfg.memory_mb, &env->cg);
-  env->tmpdir = sandbox_tmpdir_create(&ctx->sb, env->id, fn->cfg.ephemeral_mb);
+  env->tmpdir = ephemeral_create(&ctx->sb.eph, env->id, fn->cfg.ephemeral_mb);
   env->listen_fd = env_listen(&env->port);
   if (env->listen_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
     *exec_errno = errno;
@@ -368,7 +368,7 @@ fail:
   }
   buf_cleanup(&env->out_line);
   cgroup_env_destroy(&env->cg);
-  sandbox_tmpdir_destroy(&ctx->sb, env->tmpdir);
+  ephemeral_destroy(&ctx->sb.eph, env->tmpdir);
   function_unref(env->fn);
   free(envp);
   free(api);
@@ -506,7 +506,7 @@ static void env_free(struct env *env)
   env->fn->n_envs--;
   buf_cleanup(&env->out_line);
   cgroup_env_destroy(&env->cg);
-  sandbox_tmpdir_destroy(&ctx->sb, env->tmpdir);
+  ephemeral_destroy(&ctx->sb.eph, env->tmpdir);
   function_unref(env->fn);
   free(env);
 }

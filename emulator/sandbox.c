@@ -2,7 +2,6 @@
  * table of what a handler may not do; docs/sandbox.md reproduces it. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -11,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -83,8 +81,7 @@ out:
 
 lemu_err_t sandbox_init(struct sandbox *sb, bool seccomp)
 {
-  const char *rt = getenv("XDG_RUNTIME_DIR");
-  lemu_err_t rc = LEMU_ERR_OK;
+  lemu_err_t rc = LEMU_ERR_OK, tmp_rc;
 
   memset(sb, 0, sizeof(*sb));
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -92,83 +89,28 @@ lemu_err_t sandbox_init(struct sandbox *sb, bool seccomp)
     rc = build_filter(sb);
     sb->seccomp_on = rc == LEMU_ERR_OK;
   }
-  sb->tmp_base = util_asprintf("%s/lemu-%d", rt && *rt ? rt : "/tmp", (int)getpid());
-  if (!sb->tmp_base || (mkdir(sb->tmp_base, 0700) != 0 && errno != EEXIST))
-    return LEMU_ERR_IO;
-  /* Probe once whether lemu may mount a tmpfs (root or CAP_SYS_ADMIN). */
-  {
-    char *probe = util_asprintf("%s/probe", sb->tmp_base);
-    if (probe && mkdir(probe, 0700) == 0) {
-      if (mount("lemu-tmp", probe, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m") == 0) {
-        sb->tmp_tmpfs = true;
-        umount2(probe, MNT_DETACH);
-      }
-      rmdir(probe);
-    }
-    free(probe);
-  }
-  return rc;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  remove(path);
-  return 0;
+  tmp_rc = ephemeral_init(&sb->eph); /* TMPDIR base and mode (emulator/ephemeral.c) */
+  return rc != LEMU_ERR_OK ? rc : tmp_rc;
 }
 
 void sandbox_cleanup(struct sandbox *sb)
 {
   free(sb->prog.filter);
-  if (sb->tmp_base) {
-    nftw(sb->tmp_base, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-    free(sb->tmp_base);
-  }
+  ephemeral_cleanup(&sb->eph);
   memset(sb, 0, sizeof(*sb));
 }
 
 void sandbox_tmpdir_on_disk(struct sandbox *sb)
 {
-  if (sb->tmp_tmpfs)
-    sb->tmp_note = "a tmpfs would count against MemorySize in the memory cgroup";
-  sb->tmp_tmpfs = false;
+  ephemeral_memory_cgroups(&sb->eph);
 }
 
 void sandbox_describe(const struct sandbox *sb, char *out, size_t n)
 {
-  if (sb->tmp_tmpfs)
-    snprintf(out, n, "seccomp %s; TMPDIR a size-limited tmpfs per environment (EphemeralStorage)",
-             sb->seccomp_on ? "on" : "off (--no-sandbox)");
-  else
-    snprintf(out, n, "seccomp %s; TMPDIR a directory per environment on disk, size not enforced (%s)",
-             sb->seccomp_on ? "on" : "off (--no-sandbox)", sb->tmp_note ? sb->tmp_note : "cannot mount tmpfs");
-}
+  char tmp[200];
 
-char *sandbox_tmpdir_create(const struct sandbox *sb, unsigned long id, int size_mb)
-{
-  char *dir = util_asprintf("%s/env-%lu", sb->tmp_base, id), opts[64];
-
-  if (!dir || (mkdir(dir, 0777) != 0 && errno != EEXIST)) {
-    free(dir);
-    return NULL;
-  }
-  if (sb->tmp_tmpfs) {
-    snprintf(opts, sizeof(opts), "size=%dm,mode=1777", size_mb);
-    mount("lemu-tmp", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts);
-  }
-  return dir;
-}
-
-void sandbox_tmpdir_destroy(const struct sandbox *sb, char *path)
-{
-  if (!path)
-    return;
-  if (sb->tmp_tmpfs)
-    umount2(path, MNT_DETACH);
-  nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-  free(path);
+  ephemeral_describe(&sb->eph, tmp, sizeof(tmp));
+  snprintf(out, n, "seccomp %s; %s", sb->seccomp_on ? "on" : "off (--no-sandbox)", tmp);
 }
 
 /* In the child: report errno to the parent and die. Async-signal-safe. */

@@ -4,8 +4,8 @@
  * (Lambda merges them into one log stream), cwd at the code directory, Lambda's environment.
  * Only async-signal-safe calls run in the child (the seccomp program is compiled by libseccomp in
  * the parent, once); an exec failure comes back as an errno through a CLOEXEC pipe (libuv's
- * uv_spawn pattern). Also: the per-environment TMPDIR, size-limited by a tmpfs where lemu may
- * mount one. */
+ * uv_spawn pattern). The per-environment TMPDIR is emulator/ephemeral.c's (struct sandbox
+ * holds its state). */
 #ifndef LEMU_SANDBOX_H
 #define LEMU_SANDBOX_H
 
@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "lemu/ephemeral.h"
 #include "lemu/err.h"
 
 #define SANDBOX_NOFILE 1024 /* Lambda's file descriptor limit */
@@ -21,9 +22,7 @@
 struct sandbox {
   bool seccomp_on;
   struct sock_fprog prog;   /* the compiled filter (owned) */
-  char *tmp_base;           /* where per-environment TMPDIRs live (owned, removed at exit) */
-  bool tmp_tmpfs;           /* TMPDIRs are size-limited tmpfs mounts */
-  const char *tmp_note;     /* why TMPDIR size is not enforced, when it is not */
+  struct ephemeral eph;     /* per-environment TMPDIRs (emulator/ephemeral.c) */
 };
 
 struct sandbox_spec {
@@ -41,7 +40,7 @@ struct sandbox_spec {
 lemu_err_t sandbox_init(struct sandbox *sb, bool seccomp);
 void sandbox_cleanup(struct sandbox *sb);
 /* Environments are in memory cgroups: a tmpfs TMPDIR would be charged to the handler's memory
- * (Lambda's /tmp is disk), so TMPDIRs become plain directories on disk. */
+ * (Lambda's /tmp is disk), so TMPDIRs move to disk (ephemeral_memory_cgroups()). */
 void sandbox_tmpdir_on_disk(struct sandbox *sb);
 /* One line for the startup log. */
 void sandbox_describe(const struct sandbox *sb, char *out, size_t n);
@@ -50,10 +49,5 @@ void sandbox_describe(const struct sandbox *sb, char *out, size_t n);
  * *exec_errno set when fork or exec failed (ENOENT for a missing bootstrap, EACCES when it is not
  * executable, ...). */
 lemu_err_t sandbox_spawn(const struct sandbox_spec *spec, pid_t *pid, int *exec_errno);
-
-/* A fresh TMPDIR for an environment (size_mb limit where tmpfs is possible): malloc'd path. */
-char *sandbox_tmpdir_create(const struct sandbox *sb, unsigned long id, int size_mb);
-/* Unmount and remove it. Takes path. */
-void sandbox_tmpdir_destroy(const struct sandbox *sb, char *path);
 
 #endif

@@ -10,6 +10,7 @@ lemu's limits fail). Every test is bounded in time; the heaviest has "heavy" in 
 import json
 import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -362,14 +363,74 @@ def test_cgroup_mode_is_named_in_the_startup_line(make_lemu):
 # ---------------------------------------------------------------------------------------
 # TMPDIR and ephemeral storage
 
-def test_tmpdir_is_on_disk_under_memory_cgroups(make_lemu):
-    # Under a memory cgroup a tmpfs TMPDIR would be charged to the handler's memory (Lambda's /tmp
-    # is disk), so lemu puts TMPDIR on disk and says the size is not enforced.
-    server = make_lemu({"Functions": [echo_fn()]})
+LOOP_MODE = "TMPDIR a size-limited ext4 file system per environment on a loop device"
+
+
+def memory_cgroup_line(server):
+    """The limits line, or a skip where this machine has no memory cgroup for lemu."""
     line = limits_line(server)
     if "cgroup" not in line.split("enforced by")[1].split(";")[0]:
         pytest.skip("no memory cgroup on this machine: " + line)
-    assert "TMPDIR a directory per environment on disk" in line, line
+    return line
+
+
+def loop_mode_possible():
+    """Where lemu can use its loop mode: root, loop devices, mkfs.ext4 (e2fsprogs)."""
+    return os.geteuid() == 0 and os.path.exists("/dev/loop-control") and any(
+        os.access(os.path.join(d, "mkfs.ext4"), os.X_OK)
+        for d in os.environ.get("PATH", "").split(":") + ["/usr/sbin", "/sbin"])
+
+
+def mounts_at_or_below(path):
+    """Mount points at or below path, from /proc/self/mountinfo."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4].replace("\\040", " ")
+            if mp == path or mp.startswith(path.rstrip("/") + "/"):
+                found.append(mp)
+    return found
+
+
+def test_tmpdir_under_memory_cgroups_is_a_loop_mounted_ext4(make_lemu):
+    # Under a memory cgroup a tmpfs TMPDIR would be charged to the handler's memory (Lambda's /tmp
+    # is disk): lemu gives each environment an ext4 file system of EphemeralStorage MB on a loop
+    # device instead (page cache, reclaimable), and says so.
+    server = make_lemu({"Functions": [echo_fn()]})
+    line = memory_cgroup_line(server)
+    if not loop_mode_possible():
+        assert "TMPDIR a directory per environment on disk, size not enforced" in line, line
+        return
+    assert LOOP_MODE in line, line
+
+
+def test_filling_tmpdir_past_ephemeral_storage_is_enospc_under_memory_cgroups(make_lemu):
+    # The default mode on a root host with memory cgroups (this test machine): MemorySize 128,
+    # EphemeralStorage 512, 600 MB written in 1 MB chunks. ENOSPC at 512 MB, not an OOM kill.
+    server = make_lemu({"Functions": [
+        fn("tmpfill", hostile("tmpfill"), runtime="python3.12", handler="app.handler", timeout=30,
+           memory=128, EphemeralStorage={"Size": 512}), echo_fn()]})
+    line = memory_cgroup_line(server)
+    if LOOP_MODE not in line:
+        pytest.skip("no loop mode here: " + line)
+    c = no_retry_client(server)
+    doc = json.loads(c.invoke(FunctionName="tmpfill", Payload=b'{"report": true}')["Payload"].read())
+    assert 512 <= doc["free_mb"] <= 516, doc
+    assert doc["files"] == [], doc
+    assert mounts_at_or_below(doc["tmpdir"]) == [doc["tmpdir"]], doc
+    resp = c.invoke(FunctionName="tmpfill", Payload=b'{"mb": 600, "chunk_mb": 1}', LogType="Tail")
+    rid = request_id(resp)
+    assert resp["FunctionError"] == "Unhandled"
+    body = json.loads(resp["Payload"].read())
+    assert body["errorType"] == "OSError", (body, decode_tail(resp))
+    assert body["errorMessage"] == "[Errno 28] No space left on device", body
+    assert body["requestId"] == rid
+    # A handled situation: the same environment lives on, and the space is free again.
+    resp = c.invoke(FunctionName="tmpfill", Payload=b'{"mb": 400, "chunk_mb": 1}', LogType="Tail")
+    assert "FunctionError" not in resp, decode_tail(resp)
+    body = json.loads(resp["Payload"].read())
+    assert body == {"written_mb": 400, "tmpdir": doc["tmpdir"]}, body
+    assert_serving(server)
 
 
 def test_filling_tmpdir_past_ephemeral_storage_is_enospc(make_lemu, monkeypatch):
@@ -439,15 +500,75 @@ def test_tmpdir_is_per_environment_and_removed_with_it(make_lemu):
 
 def test_tmpdir_writes_do_not_count_as_function_memory(make_lemu):
     """On Lambda /tmp is ephemeral *storage*, separate from MemorySize: a 128 MB function can
-    write 200 MB to /tmp (under the default 512 MB EphemeralStorage)."""
+    write 300 MB to /tmp (EphemeralStorage 1024), in 1 MB chunks, without being OOM-killed."""
     server = make_lemu({"Functions": [
-        fn("tmp128", hostile("tmpfill"), runtime="python3.12", handler="app.handler", timeout=10,
-           memory=128)]})
-    resp = no_retry_client(server).invoke(FunctionName="tmp128", Payload=b'{"mb": 200}', LogType="Tail")
+        fn("tmp128", hostile("tmpfill"), runtime="python3.12", handler="app.handler", timeout=20,
+           memory=128, EphemeralStorage={"Size": 1024})]})
+    c = no_retry_client(server)
+    resp = c.invoke(FunctionName="tmp128", Payload=b'{"mb": 300, "chunk_mb": 1}', LogType="Tail")
     body = resp["Payload"].read()
     assert "FunctionError" not in resp, (
-        "a 128 MB function writing 200 MB to its TMPDIR was stopped: %s\n%s" % (body, decode_tail(resp)))
-    assert json.loads(body)["written_mb"] == 200
+        "a 128 MB function writing 300 MB to its TMPDIR was stopped: %s\n%s" % (body, decode_tail(resp)))
+    assert json.loads(body)["written_mb"] == 300
+    if LOOP_MODE in limits_line(server):
+        doc = json.loads(c.invoke(FunctionName="tmp128", Payload=b'{"report": true}')["Payload"].read())
+        assert 1024 <= doc["free_mb"] <= 1028, doc
+
+
+def test_ephemeral_storage_update_applies_to_new_environments(make_lemu):
+    server = make_lemu({"Functions": [
+        fn("tmpsize", hostile("tmpfill"), runtime="python3.12", handler="app.handler", timeout=10,
+           memory=256, EphemeralStorage={"Size": 512})]})
+    line = limits_line(server)
+    if "size not enforced" in line:
+        pytest.skip("TMPDIR size not enforced here: " + line)
+    c = no_retry_client(server)
+    before = json.loads(c.invoke(FunctionName="tmpsize", Payload=b'{"report": true}')["Payload"].read())
+    assert 512 <= before["free_mb"] <= 516, before
+    c.update_function_configuration(FunctionName="tmpsize", EphemeralStorage={"Size": 2048})
+    deadline = time.monotonic() + 10
+    while c.get_function_configuration(FunctionName="tmpsize")["LastUpdateStatus"] != "Successful":
+        assert time.monotonic() < deadline, "update did not finish"
+        time.sleep(0.05)
+    after = json.loads(c.invoke(FunctionName="tmpsize", Payload=b'{"report": true}')["Payload"].read())
+    assert after["pid"] != before["pid"], (before, after)  # a new environment
+    assert 2048 <= after["free_mb"] <= 2052, after
+    assert after["tmpdir"] != before["tmpdir"], (before, after)
+
+
+def test_tmpdirs_of_a_killed_lemu_are_removed_at_the_next_start(make_lemu):
+    config = {"Functions": [
+        fn("tmpfill", hostile("tmpfill"), runtime="python3.12", handler="app.handler", timeout=10,
+           memory=256), echo_fn()]}
+    first = make_lemu(config)
+    c = no_retry_client(first)
+    resp = c.invoke(FunctionName="tmpfill", Payload=b'{"mb": 8, "keep": true}')
+    tmpdir = json.loads(resp["Payload"].read())["tmpdir"]
+    base = os.path.dirname(tmpdir)
+    assert os.path.basename(base) == "lemu-%d" % first.proc.pid, base
+    mounted = mounts_at_or_below(base)
+    kids = descendants(first.proc.pid)
+    os.kill(first.proc.pid, signal.SIGKILL)
+    first.proc.wait(10)
+    first.proc = None  # killed on purpose: not checked at the end
+    for pid in kids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert os.path.isdir(base) and os.listdir(tmpdir), "a SIGKILL leaves the TMPDIRs behind"
+    assert mounts_at_or_below(base) == mounted
+    second = make_lemu(config)
+    limits_line(second)
+    assert not os.path.exists(base), os.listdir(base)
+    assert mounts_at_or_below(base) == [], mounts_at_or_below(base)
+    assert "removed %s, left behind by a lemu (pid %d) that is gone" % (base, first_pid(base)) in \
+        second.stderr_text(), second.stderr_text()
+    assert_serving(second)
+
+
+def first_pid(base):
+    return int(os.path.basename(base)[len("lemu-"):])
 
 
 # ---------------------------------------------------------------------------------------
