@@ -250,12 +250,12 @@ void cgroup_sys_cleanup(struct cgroup_sys *sys)
   memset(sys, 0, sizeof(*sys));
 }
 
-static int open_procs(const char *dir)
+static int open_in(const char *dir, const char *name, int flags)
 {
   char path[4096];
 
-  snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-  return open(path, O_WRONLY | O_CLOEXEC);
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  return open(path, flags | O_CLOEXEC);
 }
 
 lemu_err_t cgroup_env_create(const struct cgroup_sys *sys, unsigned long id, int memory_mb,
@@ -264,7 +264,7 @@ lemu_err_t cgroup_env_create(const struct cgroup_sys *sys, unsigned long id, int
   char bytes[32], pids[16];
 
   env->mem_dir = env->pids_dir = NULL;
-  env->procs_fd[0] = env->procs_fd[1] = -1;
+  env->attach_fd[0] = env->attach_fd[1] = env->dir_fd = env->peak_fd = -1;
   if (sys->mode == CGROUP_NONE)
     return LEMU_ERR_OK;
   snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)memory_mb * 1024ull * 1024ull);
@@ -277,6 +277,9 @@ lemu_err_t cgroup_env_create(const struct cgroup_sys *sys, unsigned long id, int
       goto fail;
     write_file(env->mem_dir, "memory.swap.max", "0");
     write_file(env->mem_dir, "pids.max", pids);
+    env->attach_fd[0] = open_in(env->mem_dir, "cgroup.procs", O_WRONLY);
+    env->dir_fd = open_in(env->mem_dir, ".", O_RDONLY | O_DIRECTORY);
+    env->peak_fd = open_in(env->mem_dir, "memory.peak", O_RDONLY); /* absent before Linux 5.19 */
   } else {
     if (!write_file(env->mem_dir, "memory.limit_in_bytes", bytes))
       goto fail;
@@ -285,12 +288,13 @@ lemu_err_t cgroup_env_create(const struct cgroup_sys *sys, unsigned long id, int
       env->pids_dir = util_asprintf("%s/env-%lu", sys->pids_base, id);
       if (env->pids_dir && mkdir(env->pids_dir, 0755) == 0) {
         write_file(env->pids_dir, "pids.max", pids);
-        env->procs_fd[1] = open_procs(env->pids_dir);
+        env->attach_fd[1] = open_in(env->pids_dir, "tasks", O_WRONLY);
       }
     }
+    env->attach_fd[0] = open_in(env->mem_dir, "tasks", O_WRONLY);
+    env->peak_fd = open_in(env->mem_dir, "memory.max_usage_in_bytes", O_RDONLY);
   }
-  env->procs_fd[0] = open_procs(env->mem_dir);
-  if (env->procs_fd[0] < 0)
+  if (env->attach_fd[0] < 0)
     goto fail;
   return LEMU_ERR_OK;
 fail:
@@ -305,29 +309,29 @@ void cgroup_env_spawned(struct cgroup_env *env)
   int i;
 
   for (i = 0; i < 2; i++)
-    if (env->procs_fd[i] >= 0) {
-      close(env->procs_fd[i]);
-      env->procs_fd[i] = -1;
+    if (env->attach_fd[i] >= 0) {
+      close(env->attach_fd[i]);
+      env->attach_fd[i] = -1;
     }
-}
-
-static long long read_number(const char *dir, const char *name)
-{
-  char buf[64];
-
-  if (!dir || !read_file(dir, name, buf, sizeof(buf)))
-    return -1;
-  return strtoll(buf, NULL, 10);
+  if (env->dir_fd >= 0) {
+    close(env->dir_fd);
+    env->dir_fd = -1;
+  }
 }
 
 int cgroup_env_peak_mb(const struct cgroup_env *env)
 {
-  long long b = read_number(env->mem_dir, "memory.peak");
+  char buf[32];
+  ssize_t r;
+  long long b;
 
-  if (b < 0)
-    b = read_number(env->mem_dir, "memory.max_usage_in_bytes");
-  if (b < 0)
+  if (env->peak_fd < 0)
     return -1;
+  r = pread(env->peak_fd, buf, sizeof(buf) - 1, 0);
+  if (r <= 0)
+    return -1;
+  buf[r] = '\0';
+  b = strtoll(buf, NULL, 10);
   return (int)((b + 1024 * 1024 - 1) / (1024 * 1024));
 }
 
@@ -384,6 +388,10 @@ void cgroup_env_destroy(struct cgroup_env *env)
   int i;
 
   cgroup_env_spawned(env);
+  if (env->peak_fd >= 0) {
+    close(env->peak_fd);
+    env->peak_fd = -1;
+  }
   for (i = 0; env->mem_dir && i < CG_RMDIR_TRIES; i++) {
     struct timespec ts = {0, CG_RMDIR_WAIT_NS};
     cgroup_env_kill_all(env);

@@ -291,6 +291,7 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
   env->fn = function_ref(fn);
   env->generation = fn->generation;
   env->out_fd = -1;
+  env->status_fd = -1;
   env->init_ms = -1;
   buf_init(&env->out_line, ENV_MAX_LINE);
   loop_timer_init(&env->init_timer, on_init_timeout, env);
@@ -321,7 +322,8 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
   {
     struct sandbox_spec spec = {
       .path = fn->exec_path, .argv = fn->argv, .envp = envp, .cwd = fn->cfg.code_dir,
-      .output_fd = pipefd[1], .cgroup_fds = env->cg.procs_fd, .sb = &ctx->sb,
+      .output_fd = pipefd[1], .cgroup_fds = env->cg.attach_fd, .cgroup_dir_fd = env->cg.dir_fd,
+      .sb = &ctx->sb,
     };
     env->spawned_us = util_now_us();
     rc = sandbox_spawn(&spec, &env->pid, exec_errno);
@@ -331,6 +333,11 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
   pipefd[1] = -1;
   if (rc)
     goto fail;
+  {
+    char path[32];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)env->pid);
+    env->status_fd = open(path, O_RDONLY | O_CLOEXEC); /* VmHWM, see envpool_max_memory_mb() */
+  }
   if (loop_watch(ctx->loop, env->listen_fd, EPOLLIN, on_runtime_accept, env) ||
       loop_watch(ctx->loop, env->out_fd, EPOLLIN, on_output, env)) {
     kill(-env->pid, SIGKILL);
@@ -356,6 +363,8 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
   *out = env;
   return LEMU_ERR_OK;
 fail:
+  if (env->status_fd >= 0)
+    close(env->status_fd);
   if (env->out_fd >= 0) {
     loop_unwatch(ctx->loop, env->out_fd);
     close(env->out_fd);
@@ -418,17 +427,49 @@ static long proc_status_kb(pid_t pid, const char *key)
   return kb;
 }
 
+/* VmHWM of the environment's main process in KB from its open status file (0 when unknown):
+ * one pread() instead of opening and parsing /proc/PID/status through stdio at every invoke. */
+static long status_hwm_kb(int fd)
+{
+  char buf[2048];
+  ssize_t r;
+  const char *p;
+
+  if (fd < 0)
+    return 0;
+  r = pread(fd, buf, sizeof(buf) - 1, 0); /* VmHWM is in the first ~600 bytes */
+  if (r <= 0)
+    return 0;
+  buf[r] = '\0';
+  p = strstr(buf, "\nVmHWM:");
+  return p ? strtol(p + 7, NULL, 10) : 0;
+}
+
+/* How long a VmHWM reading is reused when the environment has a memory group (see below). */
+#define ENV_HWM_FRESH_US (10u * 1000u)
+
 int envpool_max_memory_mb(struct env *env)
 {
   /* The group's peak counts what the environment allocated; the main process's peak RSS also
    * counts the runtime's pages that another group already had in the page cache. Lambda's VM is
-   * fresh, so it sees both: report the larger. */
-  int mb = env->cg.mem_dir ? cgroup_env_peak_mb(&env->cg) : -1;
+   * fresh, so it sees both: report the larger. Both come from files opened once per environment.
+   * The group's peak (one pread, < 1 us) is read at every invoke's end. VmHWM costs ~6 us (the
+   * kernel formats all of /proc/PID/status), so with a group it is re-read only when the last
+   * reading is 10 ms old or more: an invocation that ran 10 ms or longer always gets a fresh one,
+   * and what a reused reading can miss is only pages of the page cache charged to another group
+   * mapped during the last < 10 ms (everything the environment itself allocates or reads in is in
+   * its group's peak, read now). Peaks only grow, so a reused reading is a real peak at most 10 ms
+   * old, never above the current one. Without a group VmHWM is the only source: read each time. */
+  int mb = cgroup_env_peak_mb(&env->cg);
 
   if (env->pid > 0) {
-    int hwm = (int)((proc_status_kb(env->pid, "VmHWM:") + 1023) / 1024);
-    if (hwm > mb)
-      mb = hwm;
+    uint64_t now = util_now_us();
+    if (env->cg.peak_fd < 0 || now - env->hwm_read_us >= ENV_HWM_FRESH_US) {
+      int hwm = (int)((status_hwm_kb(env->status_fd) + 1023) / 1024);
+      env->hwm_read_us = now;
+      if (hwm > mb)
+        mb = hwm;
+    }
   }
   if (mb > env->max_memory_mb)
     env->max_memory_mb = mb;
@@ -504,6 +545,8 @@ static void env_free(struct env *env)
     env->next->prev = env->prev;
   ctx->n_envs--;
   env->fn->n_envs--;
+  if (env->status_fd >= 0)
+    close(env->status_fd);
   buf_cleanup(&env->out_line);
   cgroup_env_destroy(&env->cg);
   ephemeral_destroy(&ctx->sb.eph, env->tmpdir);

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,17 @@ lemu_err_t sandbox_init(struct sandbox *sb, bool seccomp)
 
   memset(sb, 0, sizeof(*sb));
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  /* The signals a spawned child must reset: those not at their default now (none of lemu's own;
+   * a sanitizer runtime installs some). Read once here rather than 64 calls per spawn. */
+  sigemptyset(&sb->sig_reset);
+  {
+    int sig;
+    for (sig = 1; sig < NSIG; sig++) {
+      struct sigaction sa;
+      if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
+        sigaddset(&sb->sig_reset, sig);
+    }
+  }
   if (seccomp) {
     rc = build_filter(sb);
     sb->seccomp_on = rc == LEMU_ERR_OK;
@@ -124,10 +136,121 @@ static void child_fail(int fd, int err)
   _exit(127);
 }
 
+struct spawn_child {
+  const struct sandbox_spec *spec;
+  int errfd;          /* write end of the CLOEXEC error pipe */
+  pid_t parent;
+  bool in_cgroup;     /* clone3 put it into its group already */
+};
+
+/* The child between clone and exec. With CLONE_VM it runs on spawn_stack in lemu's memory while
+ * lemu is suspended (CLONE_VFORK), so it makes system calls only: no allocation, no stdio, no
+ * write to anything of lemu's but errno (which lemu does not read after a successful clone). */
+static int child_main(void *arg)
+{
+  const struct spawn_child *c = arg;
+  const struct sandbox_spec *spec = c->spec;
+  sigset_t none;
+  int devnull, sig, i;
+  struct rlimit nofile = {SANDBOX_NOFILE, SANDBOX_NOFILE};
+
+  /* Signals lemu (or a sanitizer runtime) handles or ignores go back to their default; execve
+   * resets handled ones itself, but an ignored one would stay ignored in the handler, and a
+   * handler must not run here before execve. lemu itself installs none (it uses signalfd). */
+  for (sig = 1; spec->sb && sig < NSIG; sig++)
+    if (sigismember(&spec->sb->sig_reset, sig) == 1)
+      signal(sig, SIG_DFL);
+  if (setpgid(0, 0) < 0)
+    child_fail(c->errfd, errno);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+    child_fail(c->errfd, errno);
+  if (getppid() != c->parent) /* lemu died before prctl took effect */
+    _exit(127);
+  for (i = 0; !c->in_cgroup && spec->cgroup_fds && i < 2; i++) /* join the environment's groups */
+    if (spec->cgroup_fds[i] >= 0 && write(spec->cgroup_fds[i], "0", 1) != 1)
+      child_fail(c->errfd, errno);
+  devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(spec->output_fd, STDOUT_FILENO) < 0 ||
+      dup2(spec->output_fd, STDERR_FILENO) < 0)
+    child_fail(c->errfd, errno);
+  if (chdir(spec->cwd) < 0)
+    child_fail(c->errfd, errno);
+  /* Every fd but 0-2 closes at exec, also those lemu inherited without O_CLOEXEC. */
+  if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0) {
+    int fd;
+    for (fd = 3; fd < SANDBOX_NOFILE * 64; fd++)
+      fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
+    child_fail(c->errfd, errno);
+  if (spec->sb && spec->sb->seccomp_on) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &spec->sb->prog) < 0)
+      child_fail(c->errfd, errno);
+  }
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  execve(spec->path, spec->argv, spec->envp);
+  child_fail(c->errfd, errno);
+  return 127;
+}
+
+/* clone3's arguments up to .cgroup (CLONE_ARGS_SIZE_VER2), spelled out so no kernel header that
+ * clashes with <sched.h> is needed. */
+struct spawn_clone_args {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+    set_tid_size, cgroup;
+};
+#define SPAWN_CLONE_INTO_CGROUP 0x200000000ULL
+
+/* cgroup v2: a fork-like clone3 that starts the child inside its group, so nothing is attached
+ * (an attach takes cgroup_threadgroup_rwsem for writing: an RCU grace period per cold start).
+ * Returns the pid, 0 in the child, or -1 when the kernel cannot (then the child attaches itself
+ * through cgroup.procs as before). Not CLONE_VM: clone3 has no libc wrapper that switches stacks.
+ * Runs only on a cgroup v2 host: the machine the test suite was written on is cgroup v1 (hybrid),
+ * where the child attaches itself through the v1 `tasks` files instead. */
+static pid_t clone_into_cgroup(int dir_fd)
+{
+#ifdef SYS_clone3
+  static bool unusable;
+  struct spawn_clone_args args;
+  long p;
+
+  if (unusable)
+    return -1;
+  memset(&args, 0, sizeof(args));
+  args.flags = SPAWN_CLONE_INTO_CGROUP;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = (uint64_t)dir_fd;
+  p = syscall(SYS_clone3, &args, sizeof(args));
+  if (p < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL || errno == EPERM))
+    unusable = true; /* kernel older than 5.7, or clone3 filtered: do not try again */
+  return (pid_t)p;
+#else
+  (void)dir_fd;
+  return -1;
+#endif
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SPAWN_USE_FORK 1 /* ASan's shadow and fake stacks do not expect a CLONE_VM child */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPAWN_USE_FORK 1
+#endif
+#endif
+
+#ifndef SPAWN_USE_FORK
+/* The CLONE_VM child's stack: one at a time (lemu is one thread, and suspended while it runs). */
+#define SPAWN_STACK_SIZE (64 * 1024)
+static char spawn_stack[SPAWN_STACK_SIZE] __attribute__((aligned(64)));
+#endif
+
 lemu_err_t sandbox_spawn(const struct sandbox_spec *spec, pid_t *pid, int *exec_errno)
 {
-  int errpipe[2], child_err = 0;
-  pid_t parent = getpid(), p;
+  int errpipe[2], child_err = 0, clone_errno = 0;
+  struct spawn_child c = {.spec = spec, .parent = getpid()};
+  pid_t p = -1;
   sigset_t all, old;
   ssize_t r;
 
@@ -136,56 +259,36 @@ lemu_err_t sandbox_spawn(const struct sandbox_spec *spec, pid_t *pid, int *exec_
     *exec_errno = errno;
     return LEMU_ERR_SPAWN;
   }
-  /* Block every signal across fork so no handler of ours runs in the child. */
+  c.errfd = errpipe[1];
+  /* Block every signal across the clone so no handler runs in the child. */
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);
-  p = fork();
-  if (p == 0) {
-    sigset_t none;
-    int devnull, sig, i;
-    struct rlimit nofile = {SANDBOX_NOFILE, SANDBOX_NOFILE};
-
-    close(errpipe[0]);
-    for (sig = 1; sig < NSIG; sig++)
-      if (sig != SIGKILL && sig != SIGSTOP)
-        signal(sig, SIG_DFL);
-    if (setpgid(0, 0) < 0)
-      child_fail(errpipe[1], errno);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-      child_fail(errpipe[1], errno);
-    if (getppid() != parent) /* lemu died before prctl took effect */
+  if (spec->cgroup_dir_fd >= 0) {
+    p = clone_into_cgroup(spec->cgroup_dir_fd);
+    if (p == 0) {
+      c.in_cgroup = true;
+      child_main(&c); /* does not return */
       _exit(127);
-    for (i = 0; spec->cgroup_fds && i < 2; i++) /* join the environment's groups */
-      if (spec->cgroup_fds[i] >= 0 && write(spec->cgroup_fds[i], "0", 1) != 1)
-        child_fail(errpipe[1], errno);
-    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(spec->output_fd, STDOUT_FILENO) < 0 ||
-        dup2(spec->output_fd, STDERR_FILENO) < 0)
-      child_fail(errpipe[1], errno);
-    if (chdir(spec->cwd) < 0)
-      child_fail(errpipe[1], errno);
-    /* Every fd but 0-2 closes at exec, also those lemu inherited without O_CLOEXEC. */
-    if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0) {
-      int fd;
-      for (fd = 3; fd < SANDBOX_NOFILE * 64; fd++)
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
-    if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
-      child_fail(errpipe[1], errno);
-    if (spec->sb && spec->sb->seccomp_on) {
-      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-          syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &spec->sb->prog) < 0)
-        child_fail(errpipe[1], errno);
-    }
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execve(spec->path, spec->argv, spec->envp);
-    child_fail(errpipe[1], errno);
   }
+  if (p < 0) {
+#ifdef SPAWN_USE_FORK
+    p = fork();
+    if (p == 0) {
+      child_main(&c); /* does not return */
+      _exit(127);
+    }
+#else
+    /* Like posix_spawn: the child borrows lemu's memory until it execs (no page tables copied),
+     * and clone returns once it has exec'd or died. */
+    p = clone(child_main, spawn_stack + SPAWN_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+#endif
+  }
+  clone_errno = errno;
   sigprocmask(SIG_SETMASK, &old, NULL);
   close(errpipe[1]);
   if (p < 0) {
-    *exec_errno = errno;
+    *exec_errno = clone_errno;
     close(errpipe[0]);
     return LEMU_ERR_SPAWN;
   }

@@ -27,7 +27,14 @@ struct cgroup_sys {
 struct cgroup_env {
   char *mem_dir;    /* NULL when the environment has no group */
   char *pids_dir;
-  int procs_fd[2];  /* open cgroup.procs files the child writes "0" into (CLOEXEC), -1 if none */
+  /* Until spawned: the files the child writes "0" into to join its groups (CLOEXEC), -1 if none.
+   * v1: the groups' `tasks` files, not `cgroup.procs`: moving the calling thread alone (the child
+   * has only one) skips the cgroup_threadgroup_rwsem write lock, whose RCU grace period made every
+   * cold start wait 5-45 ms; the process and all it forks are then in the group all the same.
+   * v2: cgroup.procs, used only when clone3(CLONE_INTO_CGROUP) on dir_fd is not available. */
+  int attach_fd[2];
+  int dir_fd;       /* v2: the group's directory, for CLONE_INTO_CGROUP until spawned; else -1 */
+  int peak_fd;      /* memory.peak (v2) or memory.max_usage_in_bytes (v1), open for pread; or -1 */
 };
 
 /* Detect and prepare (creates lemu-<pid> parent groups). Never fails: mode NONE says why. */
@@ -39,9 +46,9 @@ const char *cgroup_mode_name(const struct cgroup_sys *sys);
  * a group (env->mem_dir NULL) and the reason is logged once. */
 lemu_err_t cgroup_env_create(const struct cgroup_sys *sys, unsigned long id, int memory_mb,
                              struct cgroup_env *env);
-/* Close the procs fds after the child has been spawned. */
+/* Close the attach fds and dir_fd after the child has been spawned. */
 void cgroup_env_spawned(struct cgroup_env *env);
-/* Peak memory of the group in MB, or -1 when unknown. */
+/* Peak memory of the group in MB, or -1 when unknown: one pread() of the file opened at creation. */
 int cgroup_env_peak_mb(const struct cgroup_env *env);
 /* true when the kernel's OOM killer has killed a process of this group. */
 bool cgroup_env_oom_killed(const struct cgroup_env *env);

@@ -52,6 +52,8 @@ struct env {
   enum env_last last;
   char log_stream[96];        /* YYYY/MM/DD/[$LATEST]<32 hex> */
   int max_memory_mb;          /* last peak read, kept for the REPORT after the process is gone */
+  int status_fd;              /* its main process's /proc/PID/status, open for pread (VmHWM); -1 */
+  uint64_t hwm_read_us;       /* when VmHWM was last read from status_fd */
   unsigned long id;
   struct cgroup_env cg;       /* its memory/pids groups (cg.mem_dir NULL without cgroups) */
   char *tmpdir;               /* its TMPDIR (owned) */
