@@ -9,18 +9,20 @@ The JSON documents it posts have AWS's key order and texts, because callers see 
 Only the standard library is used. Everything lives in this one file on purpose: tracebacks are
 trimmed up to the first frame that is not in ".../bootstrap.py", as awslambdaric does, so a user's
 stack trace starts at the user's code.
+
+Cold start is `python3` plus these imports, so they are the lean ones (json, os, socket, sys, time):
+the Runtime API client is a plain socket (http.client pulls in the email package), and decimal,
+logging and traceback are imported when first needed. The root logger's handler is installed
+the moment anything imports logging (an import hook), so a handler's `logging.info()` looks the
+same as on AWS.
 """
 
-import decimal
-import http.client
 import importlib
 import json
-import logging
-import math
 import os
+import socket
 import sys
 import time
-import traceback
 
 API_VERSION = "/2018-06-01"
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
@@ -96,23 +98,21 @@ def _setup_streams():
         setattr(sys, name, _FlushingStream(stream))
 
 
-class _RequestIdFilter(logging.Filter):
-    def filter(self, record):
-        record.aws_request_id = _current_request_id or ""
-        return True
-
-
-class _StdoutHandler(logging.Handler):
+def _setup_logging(logging):
     """Root-logger handler: `[LEVEL]\\t<UTC time>Z\\t<request id>\\t<message>` on stdout."""
 
-    def emit(self, record):
-        try:
-            sys.stdout.write(self.format(record))
-        except Exception:
-            self.handleError(record)
+    class _RequestIdFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = _current_request_id or ""
+            return True
 
+    class _StdoutHandler(logging.Handler):
+        def emit(self, record):
+            try:
+                sys.stdout.write(self.format(record))
+            except Exception:
+                self.handleError(record)
 
-def _setup_logging():
     logging.Formatter.converter = time.gmtime
     handler = _StdoutHandler()
     handler.setFormatter(logging.Formatter(
@@ -124,6 +124,41 @@ def _setup_logging():
     if level in ("DEBUG", "INFO", "WARN", "WARNING", "ERROR", "CRITICAL", "FATAL"):
         root.setLevel({"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level))
     root.addHandler(handler)
+
+
+class _LoggingHook:
+    """A meta path finder that lets the first `import logging` (the user's or ours) load the module
+    as usual, then installs the handler above before the importer sees it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "logging":
+            return None
+        sys.meta_path.remove(self)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if find else None
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is None:
+            return spec
+
+        def exec_and_setup(module):
+            exec_module(module)
+            _setup_logging(module)
+
+        loader.exec_module = exec_and_setup
+        return spec
+
+
+def _install_logging():
+    if "logging" in sys.modules:
+        _setup_logging(sys.modules["logging"])
+    else:
+        sys.meta_path.insert(0, _LoggingHook())
 
 
 def _indent_to_nbsp(line):
@@ -159,9 +194,11 @@ _DECIMAL_MARK = "\u0000lemu-decimal-%d:" % os.getpid()
 
 class _Encoder(json.JSONEncoder):
     def default(self, o):
-        if isinstance(o, decimal.Decimal):
+        # Only a handler that imported decimal can return a Decimal: no import here otherwise.
+        decimal = sys.modules.get("decimal")
+        if decimal is not None and isinstance(o, decimal.Decimal):
             if o.is_nan():
-                return math.nan
+                return float("nan")
             # The standard library cannot emit a raw number from default(); mark it and splice.
             return _DECIMAL_MARK + str(o)
         return super().default(o)
@@ -211,6 +248,7 @@ def error_document(message, error_type, trace, request_id=None):
 
 def _user_trace(tb):
     """Formatted frames of tb, starting at the first frame outside this file."""
+    import traceback
     frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
     for i, frame in enumerate(frames):
         if "/bootstrap.py" not in frame[0]:
@@ -225,38 +263,114 @@ def exception_document(exc, request_id=None):
 
 # ---- the Runtime API client ----
 
+class _Headers(dict):
+    """Response headers by lower-cased name; get() takes any case, like http.client's."""
+
+    def get(self, name, default=None):
+        return dict.get(self, name.lower(), default)
+
+
 class RuntimeClient:
-    """One keep-alive HTTP/1.1 connection to lemu's Runtime API for this environment."""
+    """One keep-alive HTTP/1.1 connection to lemu's Runtime API for this environment, on a plain
+    socket: four fixed exchanges do not need http.client (its import and its per-request work cost
+    more than the rest of the shim)."""
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
         self.host = host.strip("[]") or "127.0.0.1"
         self.port = int(port)
-        self.conn = None
+        self.sock = None
+        self.buf = b""
         self.user_agent = "lemu-python-runtime/%d.%d.%d" % sys.version_info[:3]
 
-    def _exchange(self, method, path, body=None, headers=None):
-        hdrs = {"User-Agent": self.user_agent}
-        if headers:
-            hdrs.update(headers)
-        for attempt in (0, 1):
-            reused = self.conn is not None
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port)
+    def _close(self):
+        if self.sock is not None:
             try:
-                self.conn.request(method, API_VERSION + path, body=body, headers=hdrs)
-                resp = self.conn.getresponse()
-                data = resp.read()
-            except (ConnectionError, http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = None
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = None
+        self.buf = b""
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("Runtime API connection closed")
+        self.buf += data
+
+    def _read_response(self):
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            self._fill()
+        head = self.buf[:end].decode("iso-8859-1").split("\r\n")
+        self.buf = self.buf[end + 4:]
+        parts = head[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise ConnectionError("bad status line from the Runtime API: %r" % head[0])
+        status = int(parts[1])
+        headers = _Headers()
+        for line in head[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        if "chunked" in headers.get("Transfer-Encoding", "").lower():
+            body = self._read_chunked()
+        else:
+            length = int(headers.get("Content-Length") or 0)
+            while len(self.buf) < length:
+                self._fill()
+            body, self.buf = self.buf[:length], self.buf[length:]
+        will_close = headers.get("Connection", "").lower() == "close" or parts[0] == "HTTP/1.0"
+        return status, headers, body, will_close
+
+    def _read_chunked(self):
+        out = []
+        while True:
+            while b"\r\n" not in self.buf:
+                self._fill()
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while True:  # trailers up to the empty line
+                    while b"\r\n" not in self.buf:
+                        self._fill()
+                    line, self.buf = self.buf.split(b"\r\n", 1)
+                    if not line:
+                        return b"".join(out)
+            while len(self.buf) < size + 2:
+                self._fill()
+            out.append(self.buf[:size])
+            self.buf = self.buf[size + 2:]
+
+    def _exchange(self, method, path, body=None, headers=None):
+        head = ["%s %s%s HTTP/1.1" % (method, API_VERSION, path),
+                "Host: %s:%d" % (self.host, self.port), "Accept-Encoding: identity",
+                "User-Agent: " + self.user_agent]
+        if body is not None:
+            head.append("Content-Length: %d" % len(body))
+        if headers:
+            head.extend("%s: %s" % item for item in headers.items())
+        request = ("\r\n".join(head) + "\r\n\r\n").encode("iso-8859-1")
+        if body:
+            request += body
+        for attempt in (0, 1):
+            reused = self.sock is not None
+            try:
+                if self.sock is None:
+                    self.sock = socket.create_connection((self.host, self.port))
+                    self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.sock.sendall(request)
+                status, resp_headers, data, will_close = self._read_response()
+            except (OSError, ValueError):
+                self._close()
                 if reused and attempt == 0:
                     continue  # lemu closed an idle keep-alive connection: one fresh try
                 raise
-            if resp.will_close:
-                self.conn.close()
-                self.conn = None
-            return resp.status, resp.headers, data
+            if will_close:
+                self._close()
+            return status, resp_headers, data
         raise AssertionError("unreachable")
 
     def _post(self, path, body, headers):
@@ -468,13 +582,14 @@ def main():
 
     error = None
     try:
-        _setup_logging()
+        _install_logging()
         handler = load_handler(os.environ.get("_HANDLER", ""))
     except Fault as f:
         error = error_document(f.message, f.error_type, f.trace)
     except Exception as e:
         error = exception_document(e)
     if error is not None:
+        import logging
         logging.warning(UNHANDLED_EXCEPTION_WARNING)
         log_error(error)
         client.post_init_error(error)
