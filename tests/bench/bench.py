@@ -717,7 +717,7 @@ class Bench:
                      "run: %s / %s%s." % (m["date"], m["cpu"], m["cores"], m["kernel"], load_before, load_after,
                                           " — the machine was busy with other work, so absolute numbers are noisy"
                                           if float(load_before.split()[0]) > 1.0 else ""))
-        lines.append("- **lemu**: commit %s, Release build (`-O2`), `build-release/`; %s." % (
+        lines.append("- **lemu**: commit %s, Release build (`-O3`), `build-release/`; %s." % (
             m["commit"], self.r.get("lemu", {}).get("limits", "?")))
         lines.append("- **Client**: `tests/bench/load.c` for every row (keep-alive HTTP/1.1, one request in "
                      "flight per connection, HDR-style histogram, < 1%% bucket error); payload `%s`." % BODY)
