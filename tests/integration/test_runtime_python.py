@@ -1,5 +1,5 @@
 """`Runtime: python3.x` functions through unmodified boto3: lemu's Python runtime shim
-(runtime-api/runtimes/python/bootstrap.py) must answer like AWS's managed runtime (awslambdaric).
+(runtime-api/runtimes/python/bootstrap.py -> lemu_runtime.py) must answer like AWS's managed runtime (awslambdaric).
 
 Expected texts are AWS's (../shared/lambda-reference.md §2.1, §3 and the seed troubleshooting
 pages), never lemu's own output. Paths inside messages are the task root lemu gives the function,

@@ -1,0 +1,607 @@
+"""lemu's runtime for `Runtime: python3.x` functions.
+
+lemu starts `python3 bootstrap.py` (which imports this module, so its bytecode is cached) with the Lambda environment (AWS_LAMBDA_RUNTIME_API, _HANDLER,
+LAMBDA_TASK_ROOT as the working directory, ...). This file then behaves like AWS's Python runtime
+interface client (awslambdaric): it imports the handler once (init), reports import problems to
+/runtime/init/error and exits 1, and then loops GET /next -> handler -> POST /response or /error.
+The JSON documents it posts have AWS's key order and texts, because callers see them verbatim.
+
+Only the standard library is used. Tracebacks are trimmed up to the first frame that is not in
+this runtime's folder (this file or bootstrap.py), as awslambdaric does, so a user's stack trace
+starts at the user's code.
+
+Cold start is `python3` plus these imports, so they are the lean ones (json, os, socket, sys, time):
+the Runtime API client is a plain socket (http.client pulls in the email package), and decimal,
+logging and traceback are imported when first needed. The root logger's handler is installed
+the moment anything imports logging (an import hook), so a handler's `logging.info()` looks the
+same as on AWS.
+"""
+
+import importlib
+import json
+import os
+import socket
+import sys
+import time
+
+API_VERSION = "/2018-06-01"
+ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+
+# Texts AWS's runtime logs and posts (lambda-reference.md §2.1).
+MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
+BUILT_IN_MODULE_CONFLICT = "Runtime.BuiltInModuleConflict"
+IMPORT_MODULE_ERROR = "Runtime.ImportModuleError"
+USER_CODE_SYNTAX_ERROR = "Runtime.UserCodeSyntaxError"
+HANDLER_NOT_FOUND = "Runtime.HandlerNotFound"
+MARSHAL_ERROR = "Runtime.MarshalError"
+UNMARSHAL_ERROR = "Runtime.UnmarshalError"
+CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
+
+# The warning the managed runtime logs before an init error (a log line, not part of any body).
+UNHANDLED_EXCEPTION_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. "
+    "However, in rare cases, a Lambda runtime update can cause unexpected function behavior. "
+    "For functions using managed runtimes, runtime updates can be triggered by a function change, "
+    "or can be applied automatically. To determine if the runtime has been updated, check the "
+    "runtime version in the INIT_START log entry. If this error correlates with a change in the "
+    "runtime version, you may be able to mitigate this error by temporarily rolling back to the "
+    "previous runtime version. For more information, see "
+    "https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
+)
+
+# Multi-line error reports are one log event: lines joined by CR, leading spaces made NBSP.
+LOG_LINE_JOIN = "\r"
+LOG_INDENT = "\u00a0"
+
+_current_request_id = None
+
+
+class Fault(Exception):
+    """An error the runtime itself names (errorType Runtime.*), with an optional stack trace."""
+
+    def __init__(self, error_type, message, trace=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace
+
+
+# ---- output: every write reaches lemu's pipe at once, so it lands in the right invocation ----
+
+class _FlushingStream:
+    """Wraps sys.stdout / sys.stderr so each write is flushed (the managed runtime does this)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def write(self, text):
+        n = self._stream.write(text)
+        self._stream.flush()
+        return n
+
+    def writelines(self, lines):
+        self._stream.writelines(lines)
+        self._stream.flush()
+
+
+def _setup_streams():
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            if (stream.encoding or "").lower().replace("-", "") != "utf8":
+                stream.reconfigure(encoding="utf-8", errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
+        setattr(sys, name, _FlushingStream(stream))
+
+
+def _setup_logging(logging):
+    """Root-logger handler: `[LEVEL]\\t<UTC time>Z\\t<request id>\\t<message>` on stdout."""
+
+    class _RequestIdFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = _current_request_id or ""
+            return True
+
+    class _StdoutHandler(logging.Handler):
+        def emit(self, record):
+            try:
+                sys.stdout.write(self.format(record))
+            except Exception:
+                self.handleError(record)
+
+    logging.Formatter.converter = time.gmtime
+    handler = _StdoutHandler()
+    handler.setFormatter(logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+        "%Y-%m-%dT%H:%M:%S"))
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    level = (os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
+    if level in ("DEBUG", "INFO", "WARN", "WARNING", "ERROR", "CRITICAL", "FATAL"):
+        root.setLevel({"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level))
+    root.addHandler(handler)
+
+
+class _LoggingHook:
+    """A meta path finder that lets the first `import logging` (the user's or ours) load the module
+    as usual, then installs the handler above before the importer sees it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "logging":
+            return None
+        sys.meta_path.remove(self)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if find else None
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is None:
+            return spec
+
+        def exec_and_setup(module):
+            exec_module(module)
+            _setup_logging(module)
+
+        loader.exec_module = exec_and_setup
+        return spec
+
+
+def _install_logging():
+    if "logging" in sys.modules:
+        _setup_logging(sys.modules["logging"])
+    else:
+        sys.meta_path.insert(0, _LoggingHook())
+
+
+def _indent_to_nbsp(line):
+    stripped = line.lstrip(" ")
+    return LOG_INDENT * (len(line) - len(stripped)) + stripped
+
+
+def log_error(error):
+    """Log an error document the way the managed runtime does: one line, parts joined by CR."""
+    head = "[ERROR]"
+    if error.get("errorType"):
+        head += " " + error["errorType"]
+    if error.get("errorMessage"):
+        if error.get("errorType"):
+            head += ":"
+        head += " " + error["errorMessage"]
+    lines = [head]
+    trace = error.get("stackTrace")
+    if trace is not None:
+        lines.append("Traceback (most recent call last):")
+        for element in trace:
+            if element == "":
+                lines.append("")
+            else:
+                lines.extend(_indent_to_nbsp(part) for part in element.splitlines())
+    sys.stdout.write(LOG_LINE_JOIN.join(lines) + "\n")
+
+
+# ---- JSON: like awslambdaric's encoder (Decimal as a number, NaN allowed, UTF-8 kept on 3.12+) ----
+
+_DECIMAL_MARK = "\u0000lemu-decimal-%d:" % os.getpid()
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o):
+        # Only a handler that imported decimal can return a Decimal: no import here otherwise.
+        decimal = sys.modules.get("decimal")
+        if decimal is not None and isinstance(o, decimal.Decimal):
+            if o.is_nan():
+                return float("nan")
+            # The standard library cannot emit a raw number from default(); mark it and splice.
+            return _DECIMAL_MARK + str(o)
+        return super().default(o)
+
+
+def _keeps_unicode():
+    env = os.environ.get("AWS_EXECUTION_ENV", "")
+    prefix = "AWS_Lambda_python3."
+    if not env.startswith(prefix):
+        return True
+    try:
+        return int(env[len(prefix):]) >= 12
+    except ValueError:
+        return True
+
+
+_ENCODER = _Encoder(ensure_ascii=not _keeps_unicode(), allow_nan=True)
+
+
+def to_json(obj):
+    text = _ENCODER.encode(obj)
+    mark = json.dumps(_DECIMAL_MARK)[:-1]  # the marker as it appears inside a JSON string
+    if mark in text:
+        out, pos = [], 0
+        while True:
+            start = text.find(mark, pos)
+            if start < 0:
+                out.append(text[pos:])
+                break
+            end = text.index('"', start + len(mark))
+            out.append(text[pos:start])
+            out.append(text[start + len(mark):end])
+            pos = end + 1
+        text = "".join(out)
+    return text
+
+
+def error_document(message, error_type, trace, request_id=None):
+    """The body of /error and /init/error; key order matters (callers see it verbatim)."""
+    return {
+        "errorMessage": message if message else "",
+        "errorType": error_type if error_type else "",
+        "requestId": request_id if request_id is not None else "",
+        "stackTrace": trace if trace else [],
+    }
+
+
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_trace(tb):
+    """Formatted frames of tb, starting at the first frame outside this runtime's folder."""
+    import traceback
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
+    for i, frame in enumerate(frames):
+        if not frame[0].startswith(_RUNTIME_DIR):
+            frames = frames[i:]
+            break
+    return traceback.format_list(frames)
+
+
+def exception_document(exc, request_id=None):
+    return error_document(str(exc), type(exc).__name__, _user_trace(exc.__traceback__), request_id)
+
+
+# ---- the Runtime API client ----
+
+class _Headers(dict):
+    """Response headers by lower-cased name; get() takes any case, like http.client's."""
+
+    def get(self, name, default=None):
+        return dict.get(self, name.lower(), default)
+
+
+class RuntimeClient:
+    """One keep-alive HTTP/1.1 connection to lemu's Runtime API for this environment, on a plain
+    socket: four fixed exchanges do not need http.client (its import and its per-request work cost
+    more than the rest of the shim)."""
+
+    def __init__(self, address):
+        host, _, port = address.rpartition(":")
+        self.host = host.strip("[]") or "127.0.0.1"
+        self.port = int(port)
+        self.sock = None
+        self.buf = b""
+        self.user_agent = "lemu-python-runtime/%d.%d.%d" % sys.version_info[:3]
+
+    def _close(self):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = None
+        self.buf = b""
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("Runtime API connection closed")
+        self.buf += data
+
+    def _read_response(self):
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            self._fill()
+        head = self.buf[:end].decode("iso-8859-1").split("\r\n")
+        self.buf = self.buf[end + 4:]
+        parts = head[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise ConnectionError("bad status line from the Runtime API: %r" % head[0])
+        status = int(parts[1])
+        headers = _Headers()
+        for line in head[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        if "chunked" in headers.get("Transfer-Encoding", "").lower():
+            body = self._read_chunked()
+        else:
+            length = int(headers.get("Content-Length") or 0)
+            while len(self.buf) < length:
+                self._fill()
+            body, self.buf = self.buf[:length], self.buf[length:]
+        will_close = headers.get("Connection", "").lower() == "close" or parts[0] == "HTTP/1.0"
+        return status, headers, body, will_close
+
+    def _read_chunked(self):
+        out = []
+        while True:
+            while b"\r\n" not in self.buf:
+                self._fill()
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while True:  # trailers up to the empty line
+                    while b"\r\n" not in self.buf:
+                        self._fill()
+                    line, self.buf = self.buf.split(b"\r\n", 1)
+                    if not line:
+                        return b"".join(out)
+            while len(self.buf) < size + 2:
+                self._fill()
+            out.append(self.buf[:size])
+            self.buf = self.buf[size + 2:]
+
+    def _exchange(self, method, path, body=None, headers=None):
+        head = ["%s %s%s HTTP/1.1" % (method, API_VERSION, path),
+                "Host: %s:%d" % (self.host, self.port), "Accept-Encoding: identity",
+                "User-Agent: " + self.user_agent]
+        if body is not None:
+            head.append("Content-Length: %d" % len(body))
+        if headers:
+            head.extend("%s: %s" % item for item in headers.items())
+        request = ("\r\n".join(head) + "\r\n\r\n").encode("iso-8859-1")
+        if body:
+            request += body
+        for attempt in (0, 1):
+            reused = self.sock is not None
+            try:
+                if self.sock is None:
+                    self.sock = socket.create_connection((self.host, self.port))
+                    self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.sock.sendall(request)
+                status, resp_headers, data, will_close = self._read_response()
+            except (OSError, ValueError):
+                self._close()
+                if reused and attempt == 0:
+                    continue  # lemu closed an idle keep-alive connection: one fresh try
+                raise
+            if will_close:
+                self._close()
+            return status, resp_headers, data
+        raise AssertionError("unreachable")
+
+    def _post(self, path, body, headers):
+        status, _, data = self._exchange("POST", path, body, headers)
+        if status != 202:
+            raise RuntimeError("Request to Lambda Runtime '%s' endpoint failed. Reason: '%d'. "
+                               "Response body: '%s'" % (path, status, data[:512].decode("utf-8", "replace")))
+
+    def next_invocation(self):
+        status, headers, body = self._exchange("GET", "/runtime/invocation/next")
+        if status != 200:
+            raise RuntimeError("Failed to get next invocation: HTTP %d %s" % (status, body[:512]))
+        return headers, body
+
+    def post_response(self, request_id, body, content_type):
+        self._post("/runtime/invocation/%s/response" % request_id, body,
+                   {"Content-Type": content_type})
+
+    def post_error(self, request_id, error):
+        self._post("/runtime/invocation/%s/error" % request_id, to_json(error).encode("utf-8"),
+                   {"Content-Type": "application/json", ERROR_TYPE_HEADER: error["errorType"]})
+
+    def post_init_error(self, error):
+        self._post("/runtime/init/error", to_json(error).encode("utf-8"),
+                   {"Content-Type": "application/json", ERROR_TYPE_HEADER: error["errorType"]})
+
+
+# ---- the context object handed to the handler ----
+
+class CognitoIdentity:
+    __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
+
+    def __repr__(self):
+        return "CognitoIdentity([cognito_identity_id=%s,cognito_identity_pool_id=%s])" % (
+            self.cognito_identity_id, self.cognito_identity_pool_id)
+
+
+class Client:
+    __slots__ = ["installation_id", "app_title", "app_version_name", "app_version_code",
+                 "app_package_name"]
+
+    def __repr__(self):
+        return "Client([%s])" % ",".join("%s=%s" % (k, getattr(self, k)) for k in self.__slots__)
+
+
+class ClientContext:
+    __slots__ = ["custom", "env", "client"]
+
+    def __repr__(self):
+        return "ClientContext([custom=%s,env=%s,client=%s])" % (self.custom, self.env, self.client)
+
+
+def _object_from(cls, values):
+    if values is None:
+        return None
+    obj = cls()
+    for field in cls.__slots__:
+        setattr(obj, field, values.get(field) if isinstance(values, dict) else None)
+    return obj
+
+
+class LambdaContext:
+    """Like awslambdaric's: values from the environment are strings (memory_limit_in_mb too)."""
+
+    def __init__(self, request_id, client_context, cognito_identity, deadline_ms,
+                 invoked_function_arn, tenant_id=None):
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = invoked_function_arn
+        self.tenant_id = tenant_id
+        self.client_context = _object_from(ClientContext, client_context)
+        if self.client_context is not None:
+            self.client_context.client = _object_from(Client, self.client_context.client)
+        self.identity = _object_from(CognitoIdentity, {})
+        if cognito_identity is not None:
+            self.identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
+            self.identity.cognito_identity_pool_id = cognito_identity.get("cognitoIdentityPoolId")
+        self._epoch_deadline_time_in_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        remaining = self._epoch_deadline_time_in_ms - int(time.time() * 1000)
+        return remaining if remaining > 0 else 0
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+    def __repr__(self):
+        return ("LambdaContext([aws_request_id=%s,log_group_name=%s,log_stream_name=%s,"
+                "function_name=%s,memory_limit_in_mb=%s,function_version=%s,"
+                "invoked_function_arn=%s,client_context=%s,identity=%s,tenant_id=%s])" % (
+                    self.aws_request_id, self.log_group_name, self.log_stream_name,
+                    self.function_name, self.memory_limit_in_mb, self.function_version,
+                    self.invoked_function_arn, self.client_context, self.identity, self.tenant_id))
+
+
+def _parse_json_header(value, what):
+    try:
+        return json.loads(value)
+    except Exception as e:
+        raise Fault(CONTEXT_UNMARSHAL_ERROR, "Unable to parse %s JSON: %s" % (what, e))
+
+
+# ---- init: find the handler ----
+
+def load_handler(handler):
+    """Import the module named by `file.func` / `dir/sub/file.func` and return the function.
+    Raises Fault for the failures AWS names; any other exception escapes unchanged."""
+    try:
+        module_name, func_name = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise Fault(MALFORMED_HANDLER_NAME, "Bad handler '%s': %s" % (handler, e))
+    try:
+        if module_name.split(".")[0] in sys.builtin_module_names:
+            raise Fault(BUILT_IN_MODULE_CONFLICT,
+                        "Cannot use built-in module %s as a handler module" % module_name)
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as e:
+        raise Fault(IMPORT_MODULE_ERROR, "Unable to import module '%s': %s" % (module_name, e))
+    except SyntaxError as e:
+        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        raise Fault(USER_CODE_SYNTAX_ERROR, "Syntax error in module '%s': %s" % (module_name, e),
+                    trace)
+    try:
+        return getattr(module, func_name)
+    except AttributeError:
+        raise Fault(HANDLER_NOT_FOUND,
+                    "Handler '%s' missing on module '%s'" % (func_name, module_name))
+
+
+# ---- one invocation ----
+
+def _event_from(body, content_type):
+    if content_type is not None and content_type.split(";")[0].strip() != "application/json":
+        return body
+    try:
+        return json.loads(body)
+    except Exception as e:
+        raise Fault(UNMARSHAL_ERROR, "Unable to unmarshal input: %s" % e)
+
+
+def _marshal(result):
+    if isinstance(result, bytes):
+        return result, "application/unknown"
+    try:
+        return to_json(result).encode("utf-8"), "application/json"
+    except Exception as e:
+        raise Fault(MARSHAL_ERROR, "Unable to marshal response: %s" % e)
+
+
+def handle_invocation(client, handler, headers, body):
+    global _current_request_id
+    request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+    _current_request_id = request_id
+    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+
+    error = None
+    try:
+        client_context = headers.get("Lambda-Runtime-Client-Context")
+        identity = headers.get("Lambda-Runtime-Cognito-Identity")
+        try:
+            deadline_ms = int(headers.get("Lambda-Runtime-Deadline-Ms") or 0)
+        except ValueError:
+            deadline_ms = 0
+        context = LambdaContext(
+            request_id,
+            _parse_json_header(client_context, "Client Context") if client_context else None,
+            _parse_json_header(identity, "Cognito Identity") if identity else None,
+            deadline_ms,
+            headers.get("Lambda-Runtime-Invoked-Function-Arn"),
+            headers.get("Lambda-Runtime-Aws-Tenant-Id"))
+        event = _event_from(body, headers.get("Content-Type"))
+        result, content_type = _marshal(handler(event, context))
+    except Fault as f:
+        error = error_document(f.message, f.error_type, f.trace, request_id)
+    except Exception as e:
+        error = exception_document(e, request_id)
+
+    if error is not None:
+        log_error(error)
+        client.post_error(request_id, error)
+    else:
+        client.post_response(request_id, result, content_type)
+
+
+def main():
+    _setup_streams()
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    # sys.path[0] is the runtime's folder (bootstrap.py's); the function's code takes its place, as on AWS.
+    if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+        sys.path.pop(0)
+    sys.path.insert(0, task_root)
+    # /var/task is read-only on AWS, so no __pycache__ ever appears next to the user's code;
+    # lemu runs the user's own folder, which must stay as it was too.
+    sys.dont_write_bytecode = True
+
+    api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not api:
+        sys.stderr.write("lemu python runtime: AWS_LAMBDA_RUNTIME_API is not set\n")
+        sys.exit(1)
+    client = RuntimeClient(api)
+
+    error = None
+    try:
+        _install_logging()
+        handler = load_handler(os.environ.get("_HANDLER", ""))
+    except Fault as f:
+        error = error_document(f.message, f.error_type, f.trace)
+    except Exception as e:
+        error = exception_document(e)
+    if error is not None:
+        import logging
+        logging.warning(UNHANDLED_EXCEPTION_WARNING)
+        log_error(error)
+        client.post_init_error(error)
+        sys.exit(1)
+
+    while True:
+        headers, body = client.next_invocation()
+        handle_invocation(client, handler, headers, body)
+
+
+if __name__ == "__main__":  # bootstrap.py imports this module; running it directly works too
+    main()
