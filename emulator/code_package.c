@@ -2,12 +2,19 @@
  * openat() relative to a directory fd that was itself opened with O_NOFOLLOW, one component at a
  * time, so no entry can be written through a symlink (the classic zip-slip variant where one entry
  * is a link and a later one writes "link/x"). Symlink entries are created after all files and then
- * checked with realpath(): one that resolves outside the tree fails the whole package. */
+ * checked with realpath(): one that resolves outside the tree fails the whole package.
+ *
+ * libzip is not linked: it is dlopen()ed by its SONAME the first time an archive is unpacked
+ * (systemd's dlopen_many_sym_or_warn pattern), because Debian's libzip pulls in libcrypto and
+ * libbz2, ~3.5 MB of mapped pages an idle lemu has no use for (tests/bench: idle RSS <= 10 MB).
+ * Every zip_* call below goes through a sym_zip_* pointer whose type is taken from <zip.h>. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +24,58 @@
 #include <zip.h>
 
 #include "lemu/code_package.h"
+#include "lemu/logs.h"
 #include "lemu/util.h"
+
+#ifndef LEMU_LIBZIP_SONAME
+#error "LEMU_LIBZIP_SONAME (libzip's SONAME, e.g. from CMakeLists.txt) must be defined"
+#endif
 
 #define CP_READ_CHUNK 65536
 #define CP_DIR_MODE 0755
 #define CP_FILE_MODE 0644
 #define CP_EXEC_MODE 0755
 #define CP_NFTW_FDS 32
+
+/* Compression ratio bound (issue 11: a zip bomb is refused by its ratio, not only by the 250 MB
+ * cap). Real deployment packages stay well below it: source, node_modules and site-packages text
+ * deflates 3-10x, binaries and .pyc 2-4x; the most compressible large file found in Debian's
+ * Python and Node trees is botocore's S3 endpoint-rule-set-1.json (1.6 MB, bundled by countless
+ * Python functions) at 49x. Deflate's own ceiling is ~1030x, reached by runs of one byte, which
+ * is what bombs are made of (42.zip, the overlapping-entry bombs: ~1000x per entry); bzip2 goes far
+ * beyond. 200x leaves 4x of margin over that JSON and catches every deflate bomb of a constant
+ * run. Entries up to CP_RATIO_MIN_BYTES uncompressed are not checked: small padded or empty-ish
+ * files (100 KB of spaces is ~1000x) are common and harmless, and what they add up to is bounded
+ * by the entry count and the total cap. The bound is checked on the sizes the central directory
+ * declares (before anything is written) and again on the bytes actually written, since headers
+ * can lie: an entry stops at CP_RATIO_MAX times its compressed size whatever its header says. */
+#define CP_RATIO_MAX 200ULL
+#define CP_RATIO_MIN_BYTES (1024ULL * 1024ULL)
+
+/* The libzip functions lemu uses: each is a pointer sym_<name> of <zip.h>'s type, resolved by
+ * cp_zip_load(). */
+#define CP_ZIP_SYMS(XX)                                                                            \
+  XX(zip_discard)                                                                                  \
+  XX(zip_error_fini)                                                                               \
+  XX(zip_error_init)                                                                               \
+  XX(zip_error_strerror)                                                                           \
+  XX(zip_fclose)                                                                                   \
+  XX(zip_file_get_external_attributes)                                                             \
+  XX(zip_fopen_index)                                                                              \
+  XX(zip_fread)                                                                                    \
+  XX(zip_get_num_entries)                                                                          \
+  XX(zip_open_from_source)                                                                         \
+  XX(zip_source_buffer_create)                                                                     \
+  XX(zip_source_free)                                                                              \
+  XX(zip_stat_index)                                                                               \
+  XX(zip_stat_init)
+
+#define CP_ZIP_DECLARE(name) static __typeof__(name) *sym_##name;
+CP_ZIP_SYMS(CP_ZIP_DECLARE)
+#undef CP_ZIP_DECLARE
+
+static pthread_mutex_t cp_zip_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *cp_zip_handle; /* set once every sym_zip_* is; never closed */
 
 struct cp_link {
   char *path;   /* relative path of the link */
@@ -40,6 +92,12 @@ struct cp_state {
   size_t n_links;
   char *reason;
 };
+
+/* Does an entry of `bytes` uncompressed from `comp` compressed stay within the ratio bound? */
+static bool cp_ratio_ok(unsigned long long bytes, unsigned long long comp)
+{
+  return bytes <= CP_RATIO_MIN_BYTES || bytes / CP_RATIO_MAX + (bytes % CP_RATIO_MAX != 0) <= comp;
+}
 
 static lemu_err_t cp_fail(struct cp_state *st, lemu_err_t rc, const char *fmt, const char *name)
 {
@@ -110,12 +168,16 @@ static int cp_open_parent(struct cp_state *st, char *buf, bool create_last, char
   return fd;
 }
 
-static lemu_err_t cp_write_file(struct cp_state *st, zip_int64_t index, const char *name, mode_t mode)
+/* comp: the entry's compressed size, against which the bytes really written are held to the ratio
+ * bound (CP_RATIO_MAX). */
+static lemu_err_t cp_write_file(struct cp_state *st, zip_int64_t index, const char *name, mode_t mode,
+                                unsigned long long comp)
 {
   char *rel = util_strdup(name), *leaf, *chunk = NULL;
   zip_file_t *zf = NULL;
   int dfd = -1, fd = -1;
   lemu_err_t rc = LEMU_ERR_NOMEM;
+  unsigned long long entry_written = 0;
   zip_int64_t n;
 
   if (!rel)
@@ -133,7 +195,7 @@ static lemu_err_t cp_write_file(struct cp_state *st, zip_int64_t index, const ch
                                            : LEMU_ERR_IO;
     goto out;
   }
-  zf = zip_fopen_index(st->za, (zip_uint64_t)index, 0);
+  zf = sym_zip_fopen_index(st->za, (zip_uint64_t)index, 0);
   chunk = malloc(CP_READ_CHUNK);
   if (!zf) {
     rc = cp_fail(st, LEMU_ERR_INVAL, "entry '%s' cannot be read (encrypted or unsupported "
@@ -142,11 +204,20 @@ static lemu_err_t cp_write_file(struct cp_state *st, zip_int64_t index, const ch
   }
   if (!chunk)
     goto out;
-  while ((n = zip_fread(zf, chunk, CP_READ_CHUNK)) > 0) {
+  while ((n = sym_zip_fread(zf, chunk, CP_READ_CHUNK)) > 0) {
     char *p = chunk;
     st->written += (unsigned long long)n;
+    entry_written += (unsigned long long)n;
     if (st->written > st->max_unzipped) {
       rc = LEMU_ERR_TOOBIG;
+      goto out;
+    }
+    if (!cp_ratio_ok(entry_written, comp)) {
+      if (!st->reason)
+        st->reason = util_asprintf("entry '%s' expands to more than %llu times its %llu compressed "
+                                   "bytes, whatever its header says (a zip bomb?)", name, CP_RATIO_MAX,
+                                   comp);
+      rc = LEMU_ERR_INVAL;
       goto out;
     }
     while (n > 0) {
@@ -165,11 +236,11 @@ static lemu_err_t cp_write_file(struct cp_state *st, zip_int64_t index, const ch
     rc = cp_fail(st, LEMU_ERR_INVAL, "entry '%s' is corrupt", name);
     goto out;
   }
-  rc = zip_fclose(zf) == 0 ? LEMU_ERR_OK : cp_fail(st, LEMU_ERR_INVAL, "entry '%s' fails its CRC check", name);
+  rc = sym_zip_fclose(zf) == 0 ? LEMU_ERR_OK : cp_fail(st, LEMU_ERR_INVAL, "entry '%s' fails its CRC check", name);
   zf = NULL;
 out:
   if (zf)
-    zip_fclose(zf);
+    sym_zip_fclose(zf);
   if (fd >= 0)
     close(fd);
   if (dfd >= 0)
@@ -207,10 +278,10 @@ static lemu_err_t cp_read_link_target(struct cp_state *st, zip_int64_t index, co
   target = calloc(1, (size_t)size + 1);
   if (!target)
     return LEMU_ERR_NOMEM;
-  zf = zip_fopen_index(st->za, (zip_uint64_t)index, 0);
-  n = zf ? zip_fread(zf, target, size) : -1;
+  zf = sym_zip_fopen_index(st->za, (zip_uint64_t)index, 0);
+  n = zf ? sym_zip_fread(zf, target, size) : -1;
   if (zf)
-    zip_fclose(zf);
+    sym_zip_fclose(zf);
   if (n != (zip_int64_t)size || memchr(target, '\0', (size_t)size)) {
     free(target);
     return cp_fail(st, LEMU_ERR_INVAL, "symlink entry '%s' is corrupt", name);
@@ -308,13 +379,13 @@ static lemu_err_t cp_entry(struct cp_state *st, zip_int64_t i)
   const char *name;
   size_t len;
 
-  zip_stat_init(&zs);
-  if (zip_stat_index(st->za, (zip_uint64_t)i, ZIP_FL_ENC_RAW, &zs) != 0 || !(zs.valid & ZIP_STAT_NAME))
+  sym_zip_stat_init(&zs);
+  if (sym_zip_stat_index(st->za, (zip_uint64_t)i, ZIP_FL_ENC_RAW, &zs) != 0 || !(zs.valid & ZIP_STAT_NAME))
     return cp_fail(st, LEMU_ERR_INVAL, "entry %s cannot be read", "?");
   name = zs.name;
   if (!cp_name_safe(name))
     return cp_fail(st, LEMU_ERR_INVAL, "entry '%s' would be written outside the code directory", name);
-  if (zip_file_get_external_attributes(st->za, (zip_uint64_t)i, 0, &opsys, &attr) == 0 &&
+  if (sym_zip_file_get_external_attributes(st->za, (zip_uint64_t)i, 0, &opsys, &attr) == 0 &&
       opsys == ZIP_OPSYS_UNIX)
     mode = (mode_t)(attr >> 16);
   len = strlen(name);
@@ -322,7 +393,50 @@ static lemu_err_t cp_entry(struct cp_state *st, zip_int64_t i)
     return cp_make_dir(st, name);
   if (S_ISLNK(mode))
     return cp_read_link_target(st, i, name, (zs.valid & ZIP_STAT_SIZE) ? zs.size : 0);
-  return cp_write_file(st, i, name, (mode & 0111) ? CP_EXEC_MODE : CP_FILE_MODE);
+  return cp_write_file(st, i, name, (mode & 0111) ? CP_EXEC_MODE : CP_FILE_MODE,
+                       (zs.valid & ZIP_STAT_COMP_SIZE) ? zs.comp_size : 0);
+}
+
+/* dlopen() libzip and resolve every sym_zip_* on first use; later calls return at once. A failure
+ * is logged with the library's name and dlerror() and retried on the next archive (installing
+ * libzip then needs no restart). LEMU_ERR_IO: libzip is missing or lacks a symbol. */
+static lemu_err_t cp_zip_load(void)
+{
+  lemu_err_t rc = LEMU_ERR_OK;
+  const char *missing = NULL;
+  void *h, *p;
+
+  pthread_mutex_lock(&cp_zip_lock);
+  if (cp_zip_handle)
+    goto out;
+  h = dlopen(LEMU_LIBZIP_SONAME, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    logs_error("cannot load libzip (%s), so zip code packages cannot be unpacked: %s",
+               LEMU_LIBZIP_SONAME, dlerror());
+    rc = LEMU_ERR_IO;
+    goto out;
+  }
+#define CP_ZIP_RESOLVE(name)                                                                       \
+  if (!missing) {                                                                                  \
+    p = dlsym(h, #name);                                                                           \
+    if (p)                                                                                         \
+      sym_##name = (__typeof__(sym_##name))p;                                                      \
+    else                                                                                           \
+      missing = #name;                                                                             \
+  }
+  CP_ZIP_SYMS(CP_ZIP_RESOLVE)
+#undef CP_ZIP_RESOLVE
+  if (missing) {
+    logs_error("cannot load libzip (%s), so zip code packages cannot be unpacked: it has no %s",
+               LEMU_LIBZIP_SONAME, missing);
+    dlclose(h);
+    rc = LEMU_ERR_IO;
+    goto out;
+  }
+  cp_zip_handle = h;
+out:
+  pthread_mutex_unlock(&cp_zip_lock);
+  return rc;
 }
 
 lemu_err_t code_package_extract(const void *zip, size_t len, const char *dest,
@@ -339,37 +453,48 @@ lemu_err_t code_package_extract(const void *zip, size_t len, const char *dest,
 
   *reason = NULL;
   memset(info, 0, sizeof(*info));
-  zip_error_init(&zerr);
   code_package_sha256_b64(zip, len, info->sha256_b64);
   info->code_size = len;
-  src = zip_source_buffer_create(zip, len, 0, &zerr);
+  if (cp_zip_load() != LEMU_ERR_OK)
+    return LEMU_ERR_IO;
+  sym_zip_error_init(&zerr);
+  src = sym_zip_source_buffer_create(zip, len, 0, &zerr);
   if (!src) {
     rc = LEMU_ERR_NOMEM;
     goto out;
   }
-  st.za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+  st.za = sym_zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
   if (!st.za) {
-    zip_source_free(src);
-    st.reason = util_asprintf("not a valid zip archive (%s)", zip_error_strerror(&zerr));
+    sym_zip_source_free(src);
+    st.reason = util_asprintf("not a valid zip archive (%s)", sym_zip_error_strerror(&zerr));
     goto out;
   }
-  n = zip_get_num_entries(st.za, 0);
+  n = sym_zip_get_num_entries(st.za, 0);
   if (n < 0 || n > CODE_PACKAGE_MAX_ENTRIES) {
     st.reason = util_asprintf("the archive has too many entries (at most %d)", CODE_PACKAGE_MAX_ENTRIES);
     goto out;
   }
-  /* Refuse from the directory alone what is already too big; the bytes actually written are
-   * counted as well, since a header can lie. */
+  /* Refuse from the directory alone what is already too big, or compressed beyond the ratio
+   * bound (the first such entry is named); the bytes actually written are counted as well, since
+   * a header can lie. Too big wins: that is AWS's own answer. */
   for (i = 0; i < n; i++) {
     zip_stat_t zs;
-    zip_stat_init(&zs);
-    if (zip_stat_index(st.za, (zip_uint64_t)i, 0, &zs) == 0 && (zs.valid & ZIP_STAT_SIZE))
-      declared += zs.size;
+    sym_zip_stat_init(&zs);
+    if (sym_zip_stat_index(st.za, (zip_uint64_t)i, ZIP_FL_ENC_RAW, &zs) != 0 || !(zs.valid & ZIP_STAT_SIZE))
+      continue;
+    declared += zs.size;
+    if (!st.reason && (zs.valid & ZIP_STAT_COMP_SIZE) && !cp_ratio_ok(zs.size, zs.comp_size))
+      st.reason = util_asprintf("entry '%s' declares %llu bytes from %llu compressed, more than %llu "
+                                "times (a zip bomb?)", (zs.valid & ZIP_STAT_NAME) ? zs.name : "?",
+                                (unsigned long long)zs.size, (unsigned long long)zs.comp_size,
+                                CP_RATIO_MAX);
   }
   if (declared > max_unzipped) {
     rc = LEMU_ERR_TOOBIG;
     goto out;
   }
+  if (st.reason)
+    goto out; /* rc is LEMU_ERR_INVAL */
   if (mkdir(dest, CP_DIR_MODE) < 0) {
     rc = LEMU_ERR_IO;
     goto out;
@@ -392,8 +517,8 @@ lemu_err_t code_package_extract(const void *zip, size_t len, const char *dest,
   info->unzipped_size = st.written;
 out:
   if (st.za)
-    zip_discard(st.za);
-  zip_error_fini(&zerr);
+    sym_zip_discard(st.za);
+  sym_zip_error_fini(&zerr);
   if (st.root_fd >= 0)
     close(st.root_fd);
   for (i = 0; i < (zip_int64_t)st.n_links; i++) {
@@ -411,16 +536,19 @@ out:
   return rc;
 }
 
+/* nettle's SHA-256: nettle is in lemu's process anyway (libmicrohttpd -> gnutls -> nettle), where
+ * OpenSSL's libcrypto would map ~3.4 MB more. */
 void code_package_sha256_b64(const void *data, size_t len, char out[CODE_PACKAGE_SHA_B64_LEN + 1])
 {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
+  struct sha256_ctx ctx;
+  uint8_t md[SHA256_DIGEST_SIZE];
   char *b64;
 
   out[0] = '\0';
-  if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-    return;
-  b64 = util_base64_encode(md, mdlen);
+  sha256_init(&ctx);
+  sha256_update(&ctx, len, data);
+  sha256_digest(&ctx, sizeof(md), md);
+  b64 = util_base64_encode(md, sizeof(md));
   if (b64)
     snprintf(out, CODE_PACKAGE_SHA_B64_LEN + 1, "%s", b64);
   free(b64);

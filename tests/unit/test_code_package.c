@@ -1,6 +1,9 @@
 /* Pins code_package on archives built here with libzip: files and modes unpack, CodeSha256 is
- * base64(SHA-256(zip)), and every escape (.., absolute path, link out of the tree, a write through
- * a link, a chain of links) is refused with nothing written outside and no directory left. */
+ * base64(SHA-256(zip)), every escape (.., absolute path, link out of the tree, a write through
+ * a link, a chain of links) is refused with nothing written outside and no directory left, and a
+ * zip bomb is refused by its compression ratio, declared or (when the header lies) written. The
+ * test links libzip to build archives; code_package itself reaches it through dlopen(), the same
+ * path lemu takes. */
 #include "unit.h"
 
 #include <sys/stat.h>
@@ -11,6 +14,10 @@
 #include "lemu/util.h"
 
 #define TP_MAX_UNZIPPED (1024ULL * 1024ULL)
+/* code_package.c's ratio bound: CP_RATIO_MAX times, for entries over CP_RATIO_MIN_BYTES. */
+#define TP_RATIO_MAX 200
+#define TP_RATIO_MIN_BYTES (1024 * 1024)
+#define TP_BIG_MAX_UNZIPPED (64ULL * 1024ULL * 1024ULL) /* the total cap out of the ratio tests' way */
 
 struct entry {
   const char *name;
@@ -33,8 +40,9 @@ static int teardown(void **state)
   return code_package_remove_tree(base) == LEMU_ERR_OK ? 0 : -1;
 }
 
-/* An archive of entries, in memory (malloc'd, *len set). */
-static char *make_zip(const struct entry *e, size_t n, size_t *len)
+/* An archive of entries, in memory (malloc'd, *len set). sizes: each entry's data length (data
+ * may then hold NULs), or NULL for strlen(). */
+static char *make_zip_sized(const struct entry *e, const size_t *sizes, size_t n, size_t *len)
 {
   char *path = util_asprintf("%s/archive.zip", base), *data = NULL;
   zip_t *za;
@@ -46,7 +54,7 @@ static char *make_zip(const struct entry *e, size_t n, size_t *len)
   za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, NULL);
   assert_non_null(za);
   for (i = 0; i < n; i++) {
-    zip_source_t *src = zip_source_buffer(za, e[i].data, strlen(e[i].data), 0);
+    zip_source_t *src = zip_source_buffer(za, e[i].data, sizes ? sizes[i] : strlen(e[i].data), 0);
     zip_int64_t idx = zip_file_add(za, e[i].name, src, ZIP_FL_ENC_UTF_8);
     assert_true(idx >= 0);
     assert_int_equal(zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX,
@@ -65,6 +73,11 @@ static char *make_zip(const struct entry *e, size_t n, size_t *len)
   free(path);
   *len = (size_t)size;
   return data;
+}
+
+static char *make_zip(const struct entry *e, size_t n, size_t *len)
+{
+  return make_zip_sized(e, NULL, n, len);
 }
 
 static lemu_err_t extract(const struct entry *e, size_t n, const char *dest_name, struct code_package *info)
@@ -184,6 +197,122 @@ static void refuses_too_big_and_garbage(void **state)
   free(dest);
 }
 
+/* Extract an archive already in memory under max; returns the reason (malloc'd) through *reason. */
+static lemu_err_t extract_zip(const char *zip, size_t len, const char *dest_name,
+                              unsigned long long max, char **reason)
+{
+  struct code_package info;
+  char *dest = util_asprintf("%s/%s", base, dest_name);
+  lemu_err_t rc = code_package_extract(zip, len, dest, max, &info, reason);
+
+  free(dest);
+  return rc;
+}
+
+/* 4 MiB of zeros deflates ~1000x: refused from the central directory, nothing written. */
+static void refuses_a_bomb_by_its_declared_ratio(void **state)
+{
+  const size_t size = 4 * TP_RATIO_MIN_BYTES;
+  char *zeros = calloc(1, size), *zip, *reason = NULL;
+  const struct entry e[] = {{"ok.txt", "fine", S_IFREG | 0644}, {"bomb.bin", zeros, S_IFREG | 0644}};
+  const size_t sizes[] = {4, size};
+  size_t len;
+
+  (void)state;
+  assert_non_null(zeros);
+  zip = make_zip_sized(e, sizes, 2, &len);
+  assert_true(len * TP_RATIO_MAX < size); /* it is a bomb by the bound */
+  assert_int_equal(extract_zip(zip, len, "bomb", TP_BIG_MAX_UNZIPPED, &reason), LEMU_ERR_INVAL);
+  assert_non_null(reason);
+  assert_non_null(strstr(reason, "'bomb.bin' declares"));
+  assert_absent("bomb");
+  free(reason);
+  reason = NULL;
+  /* Over the total cap as well: too big wins (AWS's answer), whatever the ratio. */
+  assert_int_equal(extract_zip(zip, len, "bomb2", TP_MAX_UNZIPPED, &reason), LEMU_ERR_TOOBIG);
+  assert_null(reason);
+  assert_absent("bomb2");
+  free(zip);
+  free(zeros);
+}
+
+/* What packages hold passes: a small file of one byte repeated (any ratio under the minimum
+ * size) and 2 MiB of repetitive JSON lines (compressible text, well under the bound). */
+static void accepts_real_compressible_files(void **state)
+{
+  const size_t small = TP_RATIO_MIN_BYTES / 2, text_max = 2 * TP_RATIO_MIN_BYTES + 128;
+  char *spaces = malloc(small), *text = malloc(text_max), *zip, *reason = NULL;
+  size_t text_len = 0, len;
+  unsigned i;
+
+  (void)state;
+  assert_non_null(spaces);
+  assert_non_null(text);
+  memset(spaces, ' ', small);
+  for (i = 0; text_len < 2 * TP_RATIO_MIN_BYTES; i++)
+    text_len += (size_t)snprintf(text + text_len, text_max - text_len,
+                                 "{\"id\": %u, \"name\": \"item %u\", \"price\": %u.%02u, \"tags\": [\"a\", \"b\"]}\n",
+                                 i, i * 7919u % 100000u, i % 997u, i % 100u);
+  {
+    const struct entry e[] = {{"padding.txt", spaces, S_IFREG | 0644}, {"data.jsonl", text, S_IFREG | 0644}};
+    const size_t sizes[] = {small, text_len};
+    zip = make_zip_sized(e, sizes, 2, &len);
+  }
+  assert_true(len * 5 < small + text_len); /* really compressible */
+  assert_int_equal(extract_zip(zip, len, "real", TP_BIG_MAX_UNZIPPED, &reason), LEMU_ERR_OK);
+  assert_null(reason);
+  {
+    char *p = util_asprintf("%s/real/data.jsonl", base);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal((size_t)st.st_size, text_len);
+    free(p);
+  }
+  free(zip);
+  free(text);
+  free(spaces);
+}
+
+/* Write v little-endian into 4 bytes. */
+static void put_le32(char *p, uint32_t v)
+{
+  p[0] = (char)(v & 0xff);
+  p[1] = (char)((v >> 8) & 0xff);
+  p[2] = (char)((v >> 16) & 0xff);
+  p[3] = (char)((v >> 24) & 0xff);
+}
+
+/* A bomb whose headers (local and central) declare 1000 bytes: the declared ratio passes, and
+ * the bytes written stop it, before it is all written. */
+static void refuses_a_lying_bomb_by_the_bytes_written(void **state)
+{
+  const size_t size = 8 * TP_RATIO_MIN_BYTES;
+  char *zeros = calloc(1, size), *zip, *reason = NULL;
+  const struct entry e[] = {{"liar.bin", zeros, S_IFREG | 0644}};
+  size_t len, i, patched = 0;
+
+  (void)state;
+  assert_non_null(zeros);
+  zip = make_zip_sized(e, &size, 1, &len);
+  for (i = 0; i + 46 <= len; i++) {
+    if (!memcmp(zip + i, "PK\x03\x04", 4)) { /* local header: uncompressed size at 22 */
+      put_le32(zip + i + 22, 1000);
+      patched++;
+    } else if (!memcmp(zip + i, "PK\x01\x02", 4)) { /* central directory: at 24 */
+      put_le32(zip + i + 24, 1000);
+      patched++;
+    }
+  }
+  assert_int_equal(patched, 2);
+  assert_int_equal(extract_zip(zip, len, "liar", TP_BIG_MAX_UNZIPPED, &reason), LEMU_ERR_INVAL);
+  assert_non_null(reason);
+  assert_non_null(strstr(reason, "whatever its header says"));
+  assert_absent("liar");
+  free(reason);
+  free(zip);
+  free(zeros);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -191,6 +320,9 @@ int main(void)
     cmocka_unit_test(sha256_is_base64_of_the_digest),
     cmocka_unit_test(refuses_every_escape),
     cmocka_unit_test(refuses_too_big_and_garbage),
+    cmocka_unit_test(refuses_a_bomb_by_its_declared_ratio),
+    cmocka_unit_test(accepts_real_compressible_files),
+    cmocka_unit_test(refuses_a_lying_bomb_by_the_bytes_written),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
