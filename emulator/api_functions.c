@@ -1,8 +1,8 @@
 /* Management API handlers (see include/lemu/api_functions.h). Each handler checks its request in
- * AWS's order -- body size, model constraints (ValidationException, all failures in one message),
- * then semantics (InvalidParameterValueException, conflicts, 404) -- before it changes anything,
- * so a refused request leaves no trace. Changes go to the registry (what runs), the function's
- * management record (what is reported) and the store (what survives a restart), in that order. */
+ * AWS's order -- body size, function, body (mg_begin, shared), model constraints (ValidationException,
+ * all failures in one message), then semantics (InvalidParameterValueException, conflicts, 404) --
+ * before it changes anything, so a refused request leaves no trace. Changes go to the registry (what
+ * runs), the function's record (what is reported) and the store (what survives a restart), in order. */
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -44,15 +44,30 @@
 #define MG_TMP_STATE_TEMPLATE "/tmp/lemu-state-XXXXXX"
 #define MG_LOCAL_SHA_PREFIX "lemu-local:"
 
-/* One request being handled. */
+/* One request being handled, and what its preamble (mg_begin) found. */
 struct mg {
   struct lemu_ctx *ctx;
   struct http_req *req;
   char rid[LEMU_UUID_LEN + 1];
+  struct function_ref ref;  /* the function path parameter, parsed */
+  struct function *fn;      /* its $LATEST */
+  struct function *target;  /* what the qualifier names (= fn without one) */
+  struct fnmeta *m;         /* fn's management record */
+  const char *q;            /* the qualifier, "" when none (points into ref) */
+  cJSON *body;              /* the request body, a JSON object; mg_end frees it */
+};
+
+/* What a handler needs before it runs (mg_begin), checked in this order. */
+enum mg_needs {
+  MG_FUNCTION = 1 << 0,  /* params[0] is a FunctionName: 400 when malformed, 404 when unknown */
+  MG_QUALIFIER = 1 << 1, /* the same, with the Qualifier query (a version or an alias) */
+  MG_RESOURCE = 1 << 2,  /* params[0] is a function's ARN (the tagging operations) */
+  MG_BODY = 1 << 3,      /* the body is a JSON object ({} when empty) */
 };
 
 static void mg_init(struct mg *g, struct http_req *req, void *cls)
 {
+  memset(g, 0, sizeof(*g));
   g->ctx = cls;
   g->req = req;
   util_uuid(g->rid);
@@ -128,13 +143,13 @@ static void mg_not_found(struct mg *g, const char *name, const char *qualifier)
   free(arn);
 }
 
-/* The function a FunctionName path parameter (and, with use_query, the Qualifier query) names:
- * *latest is its $LATEST object, *target the object the qualifier names (= *latest without one),
- * *qualifier the qualifier ("" when none; points into ref). Answers and returns false on failure. */
-static bool mg_find(struct mg *g, const char *raw, bool use_query, struct function_ref *ref,
-                    struct function **latest, struct function **target, const char **qualifier)
+/* The function the FunctionName path parameter (and, with use_query, the Qualifier query) names,
+ * into g->ref, fn, target, m and q. Answers and returns false on failure. */
+static bool mg_find(struct mg *g, bool use_query)
 {
+  const char *raw = g->req->params[0];
   const char *q = use_query ? http_req_query(g->req, "Qualifier") : NULL;
+  struct function_ref *ref = &g->ref;
   struct function *fn;
 
   if (strlen(raw) > ARN_MAX_FUNCTION_NAME_INPUT) {
@@ -155,41 +170,84 @@ static bool mg_find(struct mg *g, const char *raw, bool use_query, struct functi
   }
   if (!ref->qualifier[0] && q)
     snprintf(ref->qualifier, sizeof(ref->qualifier), "%s", q);
-  *qualifier = ref->qualifier;
+  g->q = ref->qualifier;
   fn = registry_find(g->ctx->reg, ref->name);
   if (fn && ((ref->region[0] && strcmp(ref->region, g->ctx->cfg.region) != 0) ||
              (ref->account[0] && strcmp(ref->account, g->ctx->cfg.account_id) != 0)))
     fn = NULL;
-  *latest = fn;
-  *target = fn && fnmeta_of(fn) ? fnmeta_resolve(fn, ref->qualifier) : NULL;
-  if (!*target) {
+  g->target = fn && fnmeta_of(fn) ? fnmeta_resolve(fn, ref->qualifier) : NULL;
+  if (!g->target) {
     mg_not_found(g, ref->name, ref->qualifier);
     return false;
   }
+  g->fn = fn;
+  g->m = fnmeta_of(fn);
   return true;
+}
+
+/* The function a tagging operation's resource ARN names, into g->ref, fn and m. */
+static bool mg_resource(struct mg *g)
+{
+  const char *raw = g->req->params[0];
+
+  if (!arn_parse_function(raw, &g->ref)) {
+    mg_validation1(g, raw, "resource", AWS_CONSTRAINT_FUNCTION_NAME_PATTERN);
+    return false;
+  }
+  g->fn = registry_find(g->ctx->reg, g->ref.name);
+  if (!g->fn || !fnmeta_of(g->fn)) {
+    mg_not_found(g, g->ref.name, g->ref.qualifier);
+    return false;
+  }
+  g->m = fnmeta_of(g->fn);
+  return true;
+}
+
+/* The preamble of every handler but the two that need nothing: the request id, then what needs
+ * asks for, in AWS's order. operation names the operation in RequestEntityTooLargeException (with
+ * the route's body limit, the one http_server enforced); NULL for the routes with a small limit,
+ * whose oversized bodies arrive empty. Answers and returns false when something fails; a handler
+ * that asked for MG_BODY and got true ends with mg_end. */
+static bool mg_begin(struct mg *g, struct http_req *req, void *cls, unsigned needs, const char *operation)
+{
+  mg_init(g, req, cls);
+  if (operation && req->too_big) {
+    aws_error_send(req, g->rid, AWS_ERR_REQUEST_TOO_LARGE, req->route->max_body, operation);
+    return false;
+  }
+  if ((needs & (MG_FUNCTION | MG_QUALIFIER)) && !mg_find(g, needs & MG_QUALIFIER))
+    return false;
+  if ((needs & MG_RESOURCE) && !mg_resource(g))
+    return false;
+  return !(needs & MG_BODY) || (g->body = mg_body(g)) != NULL;
+}
+
+static void mg_end(struct mg *g)
+{
+  cJSON_Delete(g->body);
+  g->body = NULL;
 }
 
 /* Code and configuration changes are refused while the function is Pending or updating. */
-static bool mg_modifiable(struct mg *g, struct function *fn)
+static bool mg_modifiable(struct mg *g)
 {
-  const struct fnmeta *m = fnmeta_of(fn);
-
-  if (m->pending) {
+  if (g->m->pending) {
     aws_error_send(g->req, g->rid, AWS_ERR_FUNCTION_STATE_CONFLICT, AWS_STATE_PENDING);
     return false;
   }
-  if (m->updating) {
-    aws_error_send(g->req, g->rid, AWS_ERR_UPDATE_IN_PROGRESS, fn->arn);
+  if (g->m->updating) {
+    aws_error_send(g->req, g->rid, AWS_ERR_UPDATE_IN_PROGRESS, g->fn->arn);
     return false;
   }
   return true;
 }
 
-static bool mg_revision_matches(struct mg *g, const cJSON *body, const struct fnmeta *m)
+/* The body's RevisionId, when it has one, must be the function's. */
+static bool mg_revision_matches(struct mg *g)
 {
-  const cJSON *r = cJSON_GetObjectItemCaseSensitive(body, "RevisionId");
+  const cJSON *r = cJSON_GetObjectItemCaseSensitive(g->body, "RevisionId");
 
-  if (cJSON_IsString(r) && strcmp(r->valuestring, m->revision_id) != 0) {
+  if (cJSON_IsString(r) && strcmp(r->valuestring, g->m->revision_id) != 0) {
     aws_error_send(g->req, g->rid, AWS_ERR_REVISION_MISMATCH);
     return false;
   }
@@ -450,6 +508,25 @@ static void fd_validate(const struct fdef *d, bool create, struct aws_validation
     aws_validation_add(v, d->log_format, "loggingConfig.logFormat", "Member must satisfy enum value set: [JSON, Text]");
 }
 
+/* The body as a function definition (CreateFunction, UpdateFunctionConfiguration). Answers and
+ * returns false when a member has a JSON type the model does not allow or breaks a constraint. */
+static bool mg_definition(struct mg *g, bool create, struct fdef *d)
+{
+  struct aws_validation v = {0};
+
+  fd_parse(g->body, d);
+  if (d->bad) {
+    aws_error_send(g->req, g->rid, AWS_ERR_REQUEST_NOT_JSON, d->bad);
+    return false;
+  }
+  fd_validate(d, create, &v);
+  if (v.n) {
+    mg_validation(g, &v);
+    return false;
+  }
+  return true;
+}
+
 /* Runtimes Lambda still offers that lemu does not emulate (everything else unknown is worded as
  * a retired runtime, which is what Lambda answers for those). */
 static bool runtime_is_real_but_not_emulated(const char *rt)
@@ -686,35 +763,18 @@ static void release_code_dir(struct lemu_ctx *ctx, const struct fnmeta *m, char 
 static void create_function(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct aws_validation v = {0};
   struct function_config fc = {0};
   struct code_result code = {0};
   struct function_ref ref;
   struct function *fn = NULL, *published = NULL;
   struct fnmeta *m;
   struct fdef d;
-  cJSON *body = NULL;
   enum runtime_kind kind;
 
-  mg_init(&g, req, cls);
-  if (req->too_big) {
-    aws_error_send(req, g.rid, AWS_ERR_REQUEST_TOO_LARGE, (size_t)AWS_MAX_CODE_REQUEST,
-                   AWS_OPERATION_CREATE_FUNCTION);
+  if (!mg_begin(&g, req, cls, MG_BODY, AWS_OPERATION_CREATE_FUNCTION))
     return;
-  }
-  body = mg_body(&g);
-  if (!body)
-    return;
-  fd_parse(body, &d);
-  if (d.bad) {
-    aws_error_send(req, g.rid, AWS_ERR_REQUEST_NOT_JSON, d.bad);
+  if (!mg_definition(&g, true, &d))
     goto out;
-  }
-  fd_validate(&d, true, &v);
-  if (v.n) {
-    mg_validation(&g, &v);
-    goto out;
-  }
   arn_parse_function(d.name, &ref);
   if (d.package_type && !strcmp(d.package_type, AWS_PACKAGE_IMAGE)) {
     aws_error_send(req, g.rid, AWS_ERR_IMAGE_NOT_SUPPORTED);
@@ -785,8 +845,7 @@ static void create_function(struct http_req *req, void *cls)
 out:
   function_config_cleanup(&fc); /* empty once registry_add took it */
   code_result_discard(g.ctx, &code);
-  free(aws_validation_take(&v));
-  cJSON_Delete(body);
+  mg_end(&g);
 }
 
 /* ---- reading ---- */
@@ -796,32 +855,26 @@ static cJSON *configuration_with_faults(struct lemu_ctx *ctx, const struct funct
 static void get_function(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *latest, *target;
-  const struct fnmeta *m;
-  const char *q;
   cJSON *o, *code;
   char *loc;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], true, &ref, &latest, &target, &q))
+  if (!mg_begin(&g, req, cls, MG_QUALIFIER, NULL))
     return;
-  m = fnmeta_of(latest);
   o = cJSON_CreateObject();
-  cJSON_AddItemToObject(o, "Configuration", configuration_with_faults(cls, target));
+  cJSON_AddItemToObject(o, "Configuration", configuration_with_faults(g.ctx, g.target));
   code = cJSON_AddObjectToObject(o, "Code");
-  loc = util_asprintf("file://%s", target->cfg.code_dir);
+  loc = util_asprintf("file://%s", g.target->cfg.code_dir);
   if (code) {
     cJSON_AddStringToObject(code, "RepositoryType", AWS_CODE_REPOSITORY_S3);
     cJSON_AddStringToObject(code, "Location", loc ? loc : "");
   }
   free(loc);
-  if (m->tags)
-    cJSON_AddItemToObject(o, "Tags", cJSON_Duplicate(m->tags, true));
-  if (latest->cfg.reserved_concurrency >= 0) {
+  if (g.m->tags)
+    cJSON_AddItemToObject(o, "Tags", cJSON_Duplicate(g.m->tags, true));
+  if (g.fn->cfg.reserved_concurrency >= 0) {
     cJSON *c = cJSON_AddObjectToObject(o, "Concurrency");
     if (c)
-      cJSON_AddNumberToObject(c, "ReservedConcurrentExecutions", latest->cfg.reserved_concurrency);
+      cJSON_AddNumberToObject(c, "ReservedConcurrentExecutions", g.fn->cfg.reserved_concurrency);
   }
   mg_send(&g, MG_STATUS_OK, o);
 }
@@ -844,14 +897,9 @@ static cJSON *configuration_with_faults(struct lemu_ctx *ctx, const struct funct
 static void get_function_configuration(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *latest, *target;
-  const char *q;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], true, &ref, &latest, &target, &q))
-    return;
-  mg_send(&g, MG_STATUS_OK, configuration_with_faults(cls, target));
+  if (mg_begin(&g, req, cls, MG_QUALIFIER, NULL))
+    mg_send(&g, MG_STATUS_OK, configuration_with_faults(g.ctx, g.target));
 }
 
 /* MaxItems query (1..10000): false after answering when invalid. *page = items per page. */
@@ -913,15 +961,33 @@ static char *list_page(struct mg *g, struct function **items, size_t n, int page
   return i < n ? list_key(items[i]) : NULL;
 }
 
+/* Answer {member: [a page of items from Marker], NextMarker}. Takes items (NULL: out of memory). */
+static void mg_send_page(struct mg *g, const char *member, struct function **items, size_t n, int page)
+{
+  cJSON *o = cJSON_CreateObject(), *arr = o ? cJSON_AddArrayToObject(o, member) : NULL;
+  char *next;
+
+  if (!items || !arr) {
+    free(items);
+    cJSON_Delete(o);
+    aws_error_send(g->req, g->rid, AWS_ERR_SERVICE);
+    return;
+  }
+  next = list_page(g, items, n, page, arr);
+  if (next)
+    cJSON_AddStringToObject(o, "NextMarker", next);
+  free(next);
+  free(items);
+  mg_send(g, MG_STATUS_OK, o);
+}
+
 static void list_functions(struct http_req *req, void *cls)
 {
   struct mg g;
   const char *all = NULL;
   struct function **items = NULL;
   size_t n = 0, i, j, cap;
-  char *next;
   int page;
-  cJSON *o, *arr;
 
   mg_init(&g, req, cls);
   all = http_req_query(req, "FunctionVersion");
@@ -935,28 +1001,15 @@ static void list_functions(struct http_req *req, void *cls)
   for (i = 0; all && i < g.ctx->reg->n; i++)
     cap += fnmeta_of(g.ctx->reg->fns[i]) ? fnmeta_of(g.ctx->reg->fns[i])->n_versions : 0;
   items = calloc(cap + 1, sizeof(*items));
-  o = cJSON_CreateObject();
-  arr = o ? cJSON_AddArrayToObject(o, "Functions") : NULL;
-  if (!items || !arr) {
-    free(items);
-    cJSON_Delete(o);
-    aws_error_send(req, g.rid, AWS_ERR_SERVICE);
-    return;
-  }
-  for (i = 0; i < g.ctx->reg->n; i++)
+  for (i = 0; items && i < g.ctx->reg->n; i++)
     items[n++] = g.ctx->reg->fns[i];
-  qsort(items, n, sizeof(*items), fn_name_cmp);
-  if (all) { /* each function's versions right after its $LATEST */
+  if (items)
+    qsort(items, n, sizeof(*items), fn_name_cmp);
+  if (items && all) { /* each function's versions right after its $LATEST */
     struct function **sorted = items;
     size_t k = n;
     items = calloc(cap + 1, sizeof(*items));
-    if (!items) {
-      free(sorted);
-      cJSON_Delete(o);
-      aws_error_send(req, g.rid, AWS_ERR_SERVICE);
-      return;
-    }
-    for (n = 0, i = 0; i < k; i++) {
+    for (n = 0, i = 0; items && i < k; i++) {
       const struct fnmeta *m = fnmeta_of(sorted[i]);
       items[n++] = sorted[i];
       for (j = 0; m && j < m->n_versions; j++)
@@ -964,48 +1017,25 @@ static void list_functions(struct http_req *req, void *cls)
     }
     free(sorted);
   }
-  next = list_page(&g, items, n, page, arr);
-  if (next)
-    cJSON_AddStringToObject(o, "NextMarker", next);
-  free(next);
-  free(items);
-  mg_send(&g, MG_STATUS_OK, o);
+  mg_send_page(&g, "Functions", items, n, page);
 }
 
 static void list_versions(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *latest, *target, **items;
-  const struct fnmeta *m;
-  const char *q;
+  struct function **items;
   size_t n = 0, i;
-  char *next;
   int page;
-  cJSON *o, *arr;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], false, &ref, &latest, &target, &q) || !mg_max_items(&g, &page))
+  if (!mg_begin(&g, req, cls, MG_FUNCTION, NULL) || !mg_max_items(&g, &page))
     return;
-  m = fnmeta_of(latest);
-  items = calloc(m->n_versions + 1, sizeof(*items));
-  o = cJSON_CreateObject();
-  arr = o ? cJSON_AddArrayToObject(o, "Versions") : NULL;
-  if (!items || !arr) {
-    free(items);
-    cJSON_Delete(o);
-    aws_error_send(req, g.rid, AWS_ERR_SERVICE);
-    return;
+  items = calloc(g.m->n_versions + 1, sizeof(*items));
+  if (items) {
+    items[n++] = g.fn;
+    for (i = 0; i < g.m->n_versions; i++)
+      items[n++] = g.m->versions[i];
   }
-  items[n++] = latest;
-  for (i = 0; i < m->n_versions; i++)
-    items[n++] = m->versions[i];
-  next = list_page(&g, items, n, page, arr);
-  if (next)
-    cJSON_AddStringToObject(o, "NextMarker", next);
-  free(next);
-  free(items);
-  mg_send(&g, MG_STATUS_OK, o);
+  mg_send_page(&g, "Versions", items, n, page);
 }
 
 /* ---- DeleteFunction ---- */
@@ -1013,52 +1043,46 @@ static void list_versions(struct http_req *req, void *cls)
 static void delete_function(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target;
-  struct fnmeta *m;
-  const char *q;
+  struct function *fn;
   char **dirs = NULL;
   size_t n_dirs = 0, i;
   bool local;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], true, &ref, &fn, &target, &q))
+  if (!mg_begin(&g, req, cls, MG_QUALIFIER, NULL))
     return;
-  m = fnmeta_of(fn);
-  if (q[0] && !strcmp(q, AWS_VERSION_LATEST)) {
+  if (g.q[0] && !strcmp(g.q, AWS_VERSION_LATEST)) {
     aws_error_send(req, g.rid, AWS_ERR_LATEST_NOT_DELETABLE);
     return;
   }
-  if (q[0]) { /* one published version */
+  if (g.q[0]) { /* one published version */
     char *dir;
-    if (!isdigit((unsigned char)q[0])) {
-      mg_not_found(&g, ref.name, q);
+    if (!isdigit((unsigned char)g.q[0])) {
+      mg_not_found(&g, g.ref.name, g.q);
       return;
     }
-    dir = util_strdup(target->cfg.code_dir);
-    local = fnmeta_of(target)->local_code;
-    envpool_retire(g.ctx, target);
-    fnmeta_drop_version(m, target);
-    release_code_dir(g.ctx, m, dir, local);
-    fnmeta_persist(m);
+    dir = util_strdup(g.target->cfg.code_dir);
+    local = fnmeta_of(g.target)->local_code;
+    envpool_retire(g.ctx, g.target);
+    fnmeta_drop_version(g.m, g.target);
+    release_code_dir(g.ctx, g.m, dir, local);
+    fnmeta_persist(g.m);
     mg_send(&g, MG_STATUS_NO_CONTENT, NULL);
     return;
   }
+  fn = g.fn;
   function_ref(fn);
-  loop_timer_stop(g.ctx->loop, &m->timer);
-  if (!m->local_code)
-    fnmeta_code_dirs(m, &dirs, &n_dirs);
+  loop_timer_stop(g.ctx->loop, &g.m->timer);
+  if (!g.m->local_code)
+    fnmeta_code_dirs(g.m, &dirs, &n_dirs);
   envpool_retire(g.ctx, fn);
-  for (i = 0; i < m->n_versions; i++) {
-    m->versions[i]->removed = true;
-    envpool_retire(g.ctx, m->versions[i]);
+  for (i = 0; i < g.m->n_versions; i++) {
+    g.m->versions[i]->removed = true;
+    envpool_retire(g.ctx, g.m->versions[i]);
   }
-  if (!m->from_config && g.ctx->store)
+  if (!g.m->from_config && g.ctx->store)
     store_delete(g.ctx->store, fn->cfg.name);
-  if (g.ctx->evq) { /* a new function of the same name starts without the old async settings */
+  if (g.ctx->evq) /* a new function of the same name starts without the old async settings */
     event_queue_delete_config(g.ctx->evq, fn->cfg.name);
-    event_queue_set_dlq(g.ctx->evq, fn->cfg.name, NULL);
-  }
   registry_remove(g.ctx->reg, fn);
   for (i = 0; i < n_dirs; i++) {
     if (g.ctx->store)
@@ -1066,7 +1090,7 @@ static void delete_function(struct http_req *req, void *cls)
     free(dirs[i]);
   }
   free(dirs);
-  logs_info("deleted function %s", ref.name);
+  logs_info("deleted function %s", g.ref.name);
   function_unref(fn); /* in-flight invocations keep their own references */
   mg_send(&g, MG_STATUS_NO_CONTENT, NULL);
 }
@@ -1076,30 +1100,16 @@ static void delete_function(struct http_req *req, void *cls)
 static void update_function_code(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target, *published = NULL;
+  struct function *published = NULL;
   struct function_config fc;
   struct code_result code = {0};
-  struct fnmeta *m;
   struct fdef d;
-  const char *q;
-  cJSON *body = NULL;
   char *old_dir = NULL;
   bool old_local;
 
-  mg_init(&g, req, cls);
-  if (req->too_big) {
-    aws_error_send(req, g.rid, AWS_ERR_REQUEST_TOO_LARGE, (size_t)AWS_MAX_CODE_REQUEST,
-                   AWS_OPERATION_UPDATE_FUNCTION_CODE);
+  if (!mg_begin(&g, req, cls, MG_FUNCTION | MG_BODY, AWS_OPERATION_UPDATE_FUNCTION_CODE))
     return;
-  }
-  if (!mg_find(&g, req->params[0], false, &ref, &fn, &target, &q))
-    return;
-  body = mg_body(&g);
-  if (!body)
-    return;
-  m = fnmeta_of(fn);
-  fd_parse(body, &d);
+  fd_parse(g.body, &d);
   if (d.bad) {
     aws_error_send(req, g.rid, AWS_ERR_REQUEST_NOT_JSON, d.bad);
     goto out;
@@ -1108,90 +1118,64 @@ static void update_function_code(struct http_req *req, void *cls)
     mg_validation1(&g, d.arch ? d.arch : "[...]", "architectures", AWS_CONSTRAINT_ARCHITECTURES);
     goto out;
   }
-  if (!mg_modifiable(&g, fn) || !mg_revision_matches(&g, body, m))
+  if (!mg_modifiable(&g) || !mg_revision_matches(&g))
     goto out;
-  if (!mg_code(&g, body, fn->cfg.name, AWS_OPERATION_UPDATE_FUNCTION_CODE, &code))
+  if (!mg_code(&g, g.body, g.fn->cfg.name, AWS_OPERATION_UPDATE_FUNCTION_CODE, &code))
     goto out;
-  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "DryRun"))) {
-    mg_send(&g, MG_STATUS_OK, fnmeta_configuration(fn));
+  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g.body, "DryRun"))) {
+    mg_send(&g, MG_STATUS_OK, fnmeta_configuration(g.fn));
     goto out;
   }
-  if (function_config_copy(&fc, &fn->cfg) != LEMU_ERR_OK) {
+  if (function_config_copy(&fc, &g.fn->cfg) != LEMU_ERR_OK) {
     aws_error_send(req, g.rid, AWS_ERR_SERVICE);
     goto out;
   }
   old_dir = fc.code_dir;
-  old_local = m->local_code;
+  old_local = g.m->local_code;
   fc.code_dir = code.dir;
   code.dir = NULL;
-  if (registry_update(g.ctx->reg, fn, &fc) != LEMU_ERR_OK) {
+  if (registry_update(g.ctx->reg, g.fn, &fc) != LEMU_ERR_OK) {
     free(old_dir);
     aws_error_send(req, g.rid, AWS_ERR_SERVICE);
     goto out;
   }
-  envpool_retire(g.ctx, fn); /* idle environments run the old code */
-  m->local_code = code.local;
-  memcpy(m->code_sha256, code.sha, sizeof(m->code_sha256));
-  m->code_size = code.size;
-  set_copy(&m->architecture, d.arch);
-  fnmeta_touch(m);
-  fnmeta_begin_transition(m, false);
-  release_code_dir(g.ctx, m, old_dir, old_local);
-  if (d.publish && fnmeta_publish(m, NULL, &published) != LEMU_ERR_OK)
-    logs_error("function %s: could not publish a version", fn->cfg.name);
-  fnmeta_persist(m);
-  mg_send(&g, MG_STATUS_OK, fnmeta_configuration(published ? published : fn));
+  envpool_retire(g.ctx, g.fn); /* idle environments run the old code */
+  g.m->local_code = code.local;
+  memcpy(g.m->code_sha256, code.sha, sizeof(g.m->code_sha256));
+  g.m->code_size = code.size;
+  set_copy(&g.m->architecture, d.arch);
+  fnmeta_touch(g.m);
+  fnmeta_begin_transition(g.m, false);
+  release_code_dir(g.ctx, g.m, old_dir, old_local);
+  if (d.publish && fnmeta_publish(g.m, NULL, &published) != LEMU_ERR_OK)
+    logs_error("function %s: could not publish a version", g.fn->cfg.name);
+  fnmeta_persist(g.m);
+  mg_send(&g, MG_STATUS_OK, fnmeta_configuration(published ? published : g.fn));
 out:
   code_result_discard(g.ctx, &code);
-  cJSON_Delete(body);
+  mg_end(&g);
 }
 
 static void update_function_configuration(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct aws_validation v = {0};
-  struct function_ref ref;
-  struct function *fn, *target;
   struct function_config fc;
-  struct fnmeta *m;
   struct fdef d;
-  const char *q;
-  cJSON *body = NULL;
   char **env = NULL;
   size_t n_env = 0;
   enum runtime_kind kind;
 
-  mg_init(&g, req, cls);
-  if (req->too_big) {
-    aws_error_send(req, g.rid, AWS_ERR_REQUEST_TOO_LARGE, (size_t)AWS_MAX_UPDATE_CONFIG_REQUEST,
-                   AWS_OPERATION_UPDATE_FUNCTION_CONFIGURATION);
+  if (!mg_begin(&g, req, cls, MG_FUNCTION | MG_BODY, AWS_OPERATION_UPDATE_FUNCTION_CONFIGURATION))
     return;
-  }
-  if (!mg_find(&g, req->params[0], false, &ref, &fn, &target, &q))
-    return;
-  body = mg_body(&g);
-  if (!body)
-    return;
-  m = fnmeta_of(fn);
-  fd_parse(body, &d);
-  d.name = NULL;
-  d.code = NULL;
-  if (d.bad) {
-    aws_error_send(req, g.rid, AWS_ERR_REQUEST_NOT_JSON, d.bad);
+  if (!mg_definition(&g, false, &d))
     goto out;
-  }
-  fd_validate(&d, false, &v);
-  if (v.n) {
-    mg_validation(&g, &v);
-    goto out;
-  }
   if (d.runtime && !mg_runtime(&g, d.runtime, &kind))
     goto out;
   if ((d.has_env && !mg_env(&g, d.vars, &env, &n_env)) || !mg_dead_letter(&g, d.dlq, false))
     goto out;
-  if (!mg_modifiable(&g, fn) || !mg_revision_matches(&g, body, m))
+  if (!mg_modifiable(&g) || !mg_revision_matches(&g))
     goto out;
-  if (function_config_copy(&fc, &fn->cfg) != LEMU_ERR_OK) {
+  if (function_config_copy(&fc, &g.fn->cfg) != LEMU_ERR_OK) {
     aws_error_send(req, g.rid, AWS_ERR_SERVICE);
     goto out;
   }
@@ -1215,64 +1199,54 @@ static void update_function_configuration(struct http_req *req, void *cls)
     fc.n_env = n_env;
     env = NULL;
   }
-  if (registry_update(g.ctx->reg, fn, &fc) != LEMU_ERR_OK) {
+  if (registry_update(g.ctx->reg, g.fn, &fc) != LEMU_ERR_OK) {
     aws_error_send(req, g.rid, AWS_ERR_SERVICE);
     goto out;
   }
-  envpool_retire(g.ctx, fn); /* idle environments run the old configuration */
-  set_copy(&m->role, d.role);
-  set_copy(&m->tracing_mode, d.tracing);
-  set_copy(&m->log_format, d.log_format);
-  set_copy(&m->log_group, d.log_group);
-  if (d.dlq && fnmeta_set_dead_letter(m, d.dlq) != LEMU_ERR_OK)
-    logs_error("function %s: could not change its DeadLetterConfig", fn->cfg.name);
-  fnmeta_touch(m);
-  fnmeta_begin_transition(m, false);
-  fnmeta_persist(m);
-  mg_send(&g, MG_STATUS_OK, fnmeta_configuration(fn));
+  envpool_retire(g.ctx, g.fn); /* idle environments run the old configuration */
+  set_copy(&g.m->role, d.role);
+  set_copy(&g.m->tracing_mode, d.tracing);
+  set_copy(&g.m->log_format, d.log_format);
+  set_copy(&g.m->log_group, d.log_group);
+  if (d.dlq && fnmeta_set_dead_letter(g.m, d.dlq) != LEMU_ERR_OK)
+    logs_error("function %s: could not change its DeadLetterConfig", g.fn->cfg.name);
+  fnmeta_touch(g.m);
+  fnmeta_begin_transition(g.m, false);
+  fnmeta_persist(g.m);
+  mg_send(&g, MG_STATUS_OK, fnmeta_configuration(g.fn));
 out:
   strv_free(env);
-  free(aws_validation_take(&v));
-  cJSON_Delete(body);
+  mg_end(&g);
 }
 
 static void publish_version(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target, *v = NULL;
-  struct fnmeta *m;
-  struct fdef d;
-  const char *q, *sha = NULL, *description = NULL;
-  cJSON *body;
+  struct function *v = NULL;
+  struct fdef d = {0};
+  const char *sha = NULL, *description = NULL;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], false, &ref, &fn, &target, &q))
+  if (!mg_begin(&g, req, cls, MG_FUNCTION | MG_BODY, NULL))
     return;
-  body = mg_body(&g);
-  if (!body)
-    return;
-  m = fnmeta_of(fn);
-  memset(&d, 0, sizeof(d));
-  fd_str(&d, body, "CodeSha256", &sha);
-  fd_str(&d, body, "Description", &description);
+  fd_str(&d, g.body, "CodeSha256", &sha);
+  fd_str(&d, g.body, "Description", &description);
   if (d.bad) {
     aws_error_send(req, g.rid, AWS_ERR_REQUEST_NOT_JSON, d.bad);
   } else if (description && strlen(description) > MG_MAX_DESCRIPTION) {
     struct aws_validation val = {0};
     add_max_length(&val, description, "description", MG_MAX_DESCRIPTION);
     mg_validation(&g, &val);
-  } else if (mg_modifiable(&g, fn) && mg_revision_matches(&g, body, m)) {
-    if (sha && strcmp(sha, m->code_sha256) != 0)
-      aws_error_send(req, g.rid, AWS_ERR_CODE_SHA_MISMATCH, sha, m->code_sha256);
-    else if (fnmeta_publish(m, description, &v) != LEMU_ERR_OK)
+  } else if (mg_modifiable(&g) && mg_revision_matches(&g)) {
+    if (sha && strcmp(sha, g.m->code_sha256) != 0)
+      aws_error_send(req, g.rid, AWS_ERR_CODE_SHA_MISMATCH, sha, g.m->code_sha256);
+    else if (fnmeta_publish(g.m, description, &v) != LEMU_ERR_OK)
       aws_error_send(req, g.rid, AWS_ERR_SERVICE);
     else {
-      fnmeta_persist(m);
+      fnmeta_persist(g.m);
       mg_send(&g, MG_STATUS_CREATED, fnmeta_configuration(v));
     }
   }
-  cJSON_Delete(body);
+  mg_end(&g);
 }
 
 /* ---- aliases ---- */
@@ -1301,41 +1275,32 @@ static bool version_exists(const struct fnmeta *m, const char *version)
 static void create_alias(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target;
-  struct fnmeta *m;
   struct fnmeta_alias *grown, *a;
   struct fdef d = {0};
-  const char *q, *name = NULL, *version = NULL, *description = NULL;
-  cJSON *body;
+  const char *name = NULL, *version = NULL, *description = NULL;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], false, &ref, &fn, &target, &q))
+  if (!mg_begin(&g, req, cls, MG_FUNCTION | MG_BODY, NULL))
     return;
-  body = mg_body(&g);
-  if (!body)
-    return;
-  m = fnmeta_of(fn);
-  fd_str(&d, body, "Name", &name);
-  fd_str(&d, body, "FunctionVersion", &version);
-  fd_str(&d, body, "Description", &description);
+  fd_str(&d, g.body, "Name", &name);
+  fd_str(&d, g.body, "FunctionVersion", &version);
+  fd_str(&d, g.body, "Description", &description);
   if (d.bad) {
     aws_error_send(req, g.rid, AWS_ERR_REQUEST_NOT_JSON, d.bad);
   } else if (!name || !alias_name_valid(name)) {
     mg_validation1(&g, name, "name", name ? AWS_CONSTRAINT_ALIAS_PATTERN : AWS_CONSTRAINT_NOT_NULL);
   } else if (!version) {
     mg_validation1(&g, NULL, "functionVersion", AWS_CONSTRAINT_NOT_NULL);
-  } else if (!version_exists(m, version)) {
-    mg_not_found(&g, fn->cfg.name, version);
-  } else if (fnmeta_find_alias(m, name)) {
-    char *arn = function_arn(g.ctx, fn->cfg.name, name);
+  } else if (!version_exists(g.m, version)) {
+    mg_not_found(&g, g.fn->cfg.name, version);
+  } else if (fnmeta_find_alias(g.m, name)) {
+    char *arn = function_arn(g.ctx, g.fn->cfg.name, name);
     aws_error_send(req, g.rid, AWS_ERR_ALIAS_EXISTS, arn ? arn : name);
     free(arn);
-  } else if (!(grown = realloc(m->aliases, (m->n_aliases + 1) * sizeof(*grown)))) {
+  } else if (!(grown = realloc(g.m->aliases, (g.m->n_aliases + 1) * sizeof(*grown)))) {
     aws_error_send(req, g.rid, AWS_ERR_SERVICE);
   } else {
-    m->aliases = grown;
-    a = &m->aliases[m->n_aliases];
+    g.m->aliases = grown;
+    a = &g.m->aliases[g.m->n_aliases];
     memset(a, 0, sizeof(*a));
     a->name = util_strdup(name);
     a->version = util_strdup(version);
@@ -1347,21 +1312,21 @@ static void create_alias(struct http_req *req, void *cls)
       free(a->description);
       aws_error_send(req, g.rid, AWS_ERR_SERVICE);
     } else {
-      m->n_aliases++;
-      fnmeta_persist(m);
-      mg_send(&g, MG_STATUS_CREATED, fnmeta_alias_configuration(fn, a));
+      g.m->n_aliases++;
+      fnmeta_persist(g.m);
+      mg_send(&g, MG_STATUS_CREATED, fnmeta_alias_configuration(g.fn, a));
     }
   }
-  cJSON_Delete(body);
+  mg_end(&g);
 }
 
 /* The alias named by params[1]; answers 404 and returns NULL when there is none. */
-static struct fnmeta_alias *mg_alias(struct mg *g, struct function *fn)
+static struct fnmeta_alias *mg_alias(struct mg *g)
 {
-  struct fnmeta_alias *a = fnmeta_find_alias(fnmeta_of(fn), g->req->params[1]);
+  struct fnmeta_alias *a = fnmeta_find_alias(g->m, g->req->params[1]);
 
   if (!a) {
-    char *arn = function_arn(g->ctx, fn->cfg.name, g->req->params[1]);
+    char *arn = function_arn(g->ctx, g->fn->cfg.name, g->req->params[1]);
     aws_error_send(g->req, g->rid, AWS_ERR_ALIAS_NOT_FOUND, arn ? arn : g->req->params[1]);
     free(arn);
   }
@@ -1371,74 +1336,58 @@ static struct fnmeta_alias *mg_alias(struct mg *g, struct function *fn)
 static void get_alias(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target;
   struct fnmeta_alias *a;
-  const char *q;
 
-  mg_init(&g, req, cls);
-  if (mg_find(&g, req->params[0], false, &ref, &fn, &target, &q) && (a = mg_alias(&g, fn)))
-    mg_send(&g, MG_STATUS_OK, fnmeta_alias_configuration(fn, a));
+  if (mg_begin(&g, req, cls, MG_FUNCTION, NULL) && (a = mg_alias(&g)))
+    mg_send(&g, MG_STATUS_OK, fnmeta_alias_configuration(g.fn, a));
 }
 
 static void update_alias(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target;
   struct fnmeta_alias *a;
   struct fdef d = {0};
-  const char *q, *version = NULL, *description = NULL, *rev = NULL;
-  cJSON *body;
+  const char *version = NULL, *description = NULL, *rev = NULL;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], false, &ref, &fn, &target, &q) || !(a = mg_alias(&g, fn)))
+  /* The alias is looked for before the body is read: an unknown one is a 404 whatever the body. */
+  if (!mg_begin(&g, req, cls, MG_FUNCTION, NULL) || !(a = mg_alias(&g)) || !(g.body = mg_body(&g)))
     return;
-  body = mg_body(&g);
-  if (!body)
-    return;
-  fd_str(&d, body, "FunctionVersion", &version);
-  fd_str(&d, body, "Description", &description);
-  fd_str(&d, body, "RevisionId", &rev);
+  fd_str(&d, g.body, "FunctionVersion", &version);
+  fd_str(&d, g.body, "Description", &description);
+  fd_str(&d, g.body, "RevisionId", &rev);
   if (d.bad)
     aws_error_send(req, g.rid, AWS_ERR_REQUEST_NOT_JSON, d.bad);
   else if (rev && strcmp(rev, a->revision_id) != 0)
     aws_error_send(req, g.rid, AWS_ERR_REVISION_MISMATCH);
-  else if (version && !version_exists(fnmeta_of(fn), version))
-    mg_not_found(&g, fn->cfg.name, version);
+  else if (version && !version_exists(g.m, version))
+    mg_not_found(&g, g.fn->cfg.name, version);
   else if (!set_copy(&a->version, version) || !set_copy(&a->description, description))
     aws_error_send(req, g.rid, AWS_ERR_SERVICE);
   else {
     util_uuid(a->revision_id);
-    fnmeta_persist(fnmeta_of(fn));
-    mg_send(&g, MG_STATUS_OK, fnmeta_alias_configuration(fn, a));
+    fnmeta_persist(g.m);
+    mg_send(&g, MG_STATUS_OK, fnmeta_alias_configuration(g.fn, a));
   }
-  cJSON_Delete(body);
+  mg_end(&g);
 }
 
 static void delete_alias(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target;
-  struct fnmeta *m;
   struct fnmeta_alias *a;
-  const char *q;
   size_t i;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], false, &ref, &fn, &target, &q))
+  if (!mg_begin(&g, req, cls, MG_FUNCTION, NULL))
     return;
-  m = fnmeta_of(fn);
-  a = fnmeta_find_alias(m, req->params[1]);
+  a = fnmeta_find_alias(g.m, req->params[1]);
   if (a) { /* deleting an alias that does not exist succeeds, as on Lambda */
-    i = (size_t)(a - m->aliases);
+    i = (size_t)(a - g.m->aliases);
     free(a->name);
     free(a->version);
     free(a->description);
-    memmove(&m->aliases[i], &m->aliases[i + 1], (m->n_aliases - i - 1) * sizeof(*m->aliases));
-    m->n_aliases--;
-    fnmeta_persist(m);
+    memmove(&g.m->aliases[i], &g.m->aliases[i + 1], (g.m->n_aliases - i - 1) * sizeof(*g.m->aliases));
+    g.m->n_aliases--;
+    fnmeta_persist(g.m);
   }
   mg_send(&g, MG_STATUS_NO_CONTENT, NULL);
 }
@@ -1446,22 +1395,17 @@ static void delete_alias(struct http_req *req, void *cls)
 static void list_aliases(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target;
-  const struct fnmeta *m;
-  const char *q, *version = http_req_query(req, "FunctionVersion");
+  const char *version = http_req_query(req, "FunctionVersion");
   cJSON *o, *arr;
   size_t i;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], false, &ref, &fn, &target, &q))
+  if (!mg_begin(&g, req, cls, MG_FUNCTION, NULL))
     return;
-  m = fnmeta_of(fn);
   o = cJSON_CreateObject();
   arr = o ? cJSON_AddArrayToObject(o, "Aliases") : NULL;
-  for (i = 0; arr && i < m->n_aliases; i++)
-    if (!version || !strcmp(version, m->aliases[i].version))
-      cJSON_AddItemToArray(arr, fnmeta_alias_configuration(fn, &m->aliases[i]));
+  for (i = 0; arr && i < g.m->n_aliases; i++)
+    if (!version || !strcmp(version, g.m->aliases[i].version))
+      cJSON_AddItemToArray(arr, fnmeta_alias_configuration(g.fn, &g.m->aliases[i]));
   mg_send(&g, MG_STATUS_OK, o);
 }
 
@@ -1537,32 +1481,24 @@ static void add_condition(cJSON *stmt, const char *op, const char *key, const ch
 static void add_permission(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target;
-  struct fnmeta *m;
   struct fdef d = {0};
-  const char *q, *sid = NULL, *action = NULL, *principal = NULL, *source_arn = NULL,
-             *source_account = NULL, *org = NULL, *token = NULL, *url_auth = NULL, *rev = NULL;
-  cJSON *body, *stmt = NULL, *out;
+  const char *sid = NULL, *action = NULL, *principal = NULL, *source_arn = NULL, *source_account = NULL,
+             *org = NULL, *token = NULL, *url_auth = NULL, *rev = NULL;
+  cJSON *stmt = NULL, *out;
   char *resource = NULL, *text = NULL;
   int idx;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], true, &ref, &fn, &target, &q))
+  if (!mg_begin(&g, req, cls, MG_QUALIFIER | MG_BODY, NULL))
     return;
-  body = mg_body(&g);
-  if (!body)
-    return;
-  m = fnmeta_of(fn);
-  fd_str(&d, body, "StatementId", &sid);
-  fd_str(&d, body, "Action", &action);
-  fd_str(&d, body, "Principal", &principal);
-  fd_str(&d, body, "SourceArn", &source_arn);
-  fd_str(&d, body, "SourceAccount", &source_account);
-  fd_str(&d, body, "PrincipalOrgID", &org);
-  fd_str(&d, body, "EventSourceToken", &token);
-  fd_str(&d, body, "FunctionUrlAuthType", &url_auth);
-  fd_str(&d, body, "RevisionId", &rev);
+  fd_str(&d, g.body, "StatementId", &sid);
+  fd_str(&d, g.body, "Action", &action);
+  fd_str(&d, g.body, "Principal", &principal);
+  fd_str(&d, g.body, "SourceArn", &source_arn);
+  fd_str(&d, g.body, "SourceAccount", &source_account);
+  fd_str(&d, g.body, "PrincipalOrgID", &org);
+  fd_str(&d, g.body, "EventSourceToken", &token);
+  fd_str(&d, g.body, "FunctionUrlAuthType", &url_auth);
+  fd_str(&d, g.body, "RevisionId", &rev);
   if (d.bad) {
     aws_error_send(req, g.rid, AWS_ERR_REQUEST_NOT_JSON, d.bad);
     goto out;
@@ -1575,17 +1511,17 @@ static void add_permission(struct http_req *req, void *cls)
     mg_validation1(&g, NULL, action ? "principal" : "action", AWS_CONSTRAINT_NOT_NULL);
     goto out;
   }
-  if (rev && strcmp(rev, m->policy_revision[0] ? m->policy_revision : m->revision_id) != 0) {
+  if (rev && strcmp(rev, g.m->policy_revision[0] ? g.m->policy_revision : g.m->revision_id) != 0) {
     aws_error_send(req, g.rid, AWS_ERR_REVISION_MISMATCH);
     goto out;
   }
-  if (m->policy && find_statement(m->policy, sid, &idx)) {
+  if (g.m->policy && find_statement(g.m->policy, sid, &idx)) {
     aws_error_send(req, g.rid, AWS_ERR_STATEMENT_EXISTS, sid);
     goto out;
   }
-  resource = function_arn(g.ctx, fn->cfg.name, q);
+  resource = function_arn(g.ctx, g.fn->cfg.name, g.q);
   stmt = cJSON_CreateObject();
-  if (!resource || !stmt || (!m->policy && !(m->policy = cJSON_CreateArray()))) {
+  if (!resource || !stmt || (!g.m->policy && !(g.m->policy = cJSON_CreateArray()))) {
     aws_error_send(req, g.rid, AWS_ERR_SERVICE);
     goto out;
   }
@@ -1600,10 +1536,10 @@ static void add_permission(struct http_req *req, void *cls)
   add_condition(stmt, "StringEquals", "lambda:FunctionUrlAuthType", url_auth);
   add_condition(stmt, "ArnLike", "AWS:SourceArn", source_arn);
   text = cJSON_PrintUnformatted(stmt);
-  cJSON_AddItemToArray(m->policy, stmt);
+  cJSON_AddItemToArray(g.m->policy, stmt);
   stmt = NULL;
-  util_uuid(m->policy_revision);
-  fnmeta_persist(m);
+  util_uuid(g.m->policy_revision);
+  fnmeta_persist(g.m);
   out = cJSON_CreateObject();
   if (out)
     cJSON_AddStringToObject(out, "Statement", text ? text : "");
@@ -1612,24 +1548,18 @@ out:
   free(text);
   free(resource);
   cJSON_Delete(stmt);
-  cJSON_Delete(body);
+  mg_end(&g);
 }
 
 static void get_policy(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target;
-  const struct fnmeta *m;
-  const char *q;
   cJSON *doc, *o;
   char *text;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], true, &ref, &fn, &target, &q))
+  if (!mg_begin(&g, req, cls, MG_QUALIFIER, NULL))
     return;
-  m = fnmeta_of(fn);
-  if (!m->policy || cJSON_GetArraySize(m->policy) == 0) {
+  if (!g.m->policy || cJSON_GetArraySize(g.m->policy) == 0) {
     aws_error_send(req, g.rid, AWS_ERR_POLICY_NOT_FOUND);
     return;
   }
@@ -1643,11 +1573,11 @@ static void get_policy(struct http_req *req, void *cls)
   }
   cJSON_AddStringToObject(doc, "Version", AWS_POLICY_VERSION);
   cJSON_AddStringToObject(doc, "Id", AWS_POLICY_ID);
-  cJSON_AddItemToObject(doc, "Statement", cJSON_Duplicate(m->policy, true));
+  cJSON_AddItemToObject(doc, "Statement", cJSON_Duplicate(g.m->policy, true));
   text = cJSON_PrintUnformatted(doc);
   cJSON_Delete(doc);
   cJSON_AddStringToObject(o, "Policy", text ? text : "");
-  cJSON_AddStringToObject(o, "RevisionId", m->policy_revision);
+  cJSON_AddStringToObject(o, "RevisionId", g.m->policy_revision);
   free(text);
   mg_send(&g, MG_STATUS_OK, o);
 }
@@ -1655,34 +1585,29 @@ static void get_policy(struct http_req *req, void *cls)
 static void remove_permission(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target;
-  struct fnmeta *m;
-  const char *q, *rev = http_req_query(req, "RevisionId");
+  const char *rev = http_req_query(req, "RevisionId");
   int idx = -1;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], true, &ref, &fn, &target, &q))
+  if (!mg_begin(&g, req, cls, MG_QUALIFIER, NULL))
     return;
-  m = fnmeta_of(fn);
-  if (!m->policy || !find_statement(m->policy, req->params[1], &idx)) {
-    if (!m->policy)
+  if (!g.m->policy || !find_statement(g.m->policy, req->params[1], &idx)) {
+    if (!g.m->policy)
       aws_error_send(req, g.rid, AWS_ERR_POLICY_NOT_FOUND);
     else
       aws_error_send(req, g.rid, AWS_ERR_STATEMENT_NOT_FOUND, req->params[1]);
     return;
   }
-  if (rev && strcmp(rev, m->policy_revision) != 0) {
+  if (rev && strcmp(rev, g.m->policy_revision) != 0) {
     aws_error_send(req, g.rid, AWS_ERR_REVISION_MISMATCH);
     return;
   }
-  cJSON_DeleteItemFromArray(m->policy, idx);
-  if (cJSON_GetArraySize(m->policy) == 0) {
-    cJSON_Delete(m->policy);
-    m->policy = NULL;
+  cJSON_DeleteItemFromArray(g.m->policy, idx);
+  if (cJSON_GetArraySize(g.m->policy) == 0) {
+    cJSON_Delete(g.m->policy);
+    g.m->policy = NULL;
   }
-  util_uuid(m->policy_revision);
-  fnmeta_persist(m);
+  util_uuid(g.m->policy_revision);
+  fnmeta_persist(g.m);
   mg_send(&g, MG_STATUS_NO_CONTENT, NULL);
 }
 
@@ -1712,21 +1637,14 @@ static void set_reserved(struct function *fn, int n)
 static void put_function_concurrency(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target;
   struct fdef d = {0};
-  const char *q;
   bool has = false;
   int n = 0;
-  cJSON *body, *out;
+  cJSON *out;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], false, &ref, &fn, &target, &q))
+  if (!mg_begin(&g, req, cls, MG_FUNCTION | MG_BODY, NULL))
     return;
-  body = mg_body(&g);
-  if (!body)
-    return;
-  fd_int(&d, body, "ReservedConcurrentExecutions", &has, &n);
+  fd_int(&d, g.body, "ReservedConcurrentExecutions", &has, &n);
   if (d.bad) {
     aws_error_send(req, g.rid, AWS_ERR_REQUEST_NOT_JSON, d.bad);
   } else if (!has) {
@@ -1735,48 +1653,40 @@ static void put_function_concurrency(struct http_req *req, void *cls)
     struct aws_validation v = {0};
     add_range(&v, true, n, "reservedConcurrentExecutions", 0, INT_MAX);
     mg_validation(&g, &v);
-  } else if (g.ctx->cfg.account_concurrency - reserved_by_others(g.ctx, fn) - n < AWS_UNRESERVED_MINIMUM) {
+  } else if (g.ctx->cfg.account_concurrency - reserved_by_others(g.ctx, g.fn) - n < AWS_UNRESERVED_MINIMUM) {
     aws_error_send(req, g.rid, AWS_ERR_CONCURRENCY_BELOW_MINIMUM, AWS_UNRESERVED_MINIMUM);
   } else {
-    set_reserved(fn, n);
-    fnmeta_persist(fnmeta_of(fn));
+    set_reserved(g.fn, n);
+    fnmeta_persist(g.m);
     out = cJSON_CreateObject();
     if (out)
       cJSON_AddNumberToObject(out, "ReservedConcurrentExecutions", n);
     mg_send(&g, MG_STATUS_OK, out);
   }
-  cJSON_Delete(body);
+  mg_end(&g);
 }
 
 static void get_function_concurrency(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target;
-  const char *q;
   cJSON *out;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], false, &ref, &fn, &target, &q))
+  if (!mg_begin(&g, req, cls, MG_FUNCTION, NULL))
     return;
   out = cJSON_CreateObject();
-  if (out && fn->cfg.reserved_concurrency >= 0)
-    cJSON_AddNumberToObject(out, "ReservedConcurrentExecutions", fn->cfg.reserved_concurrency);
+  if (out && g.fn->cfg.reserved_concurrency >= 0)
+    cJSON_AddNumberToObject(out, "ReservedConcurrentExecutions", g.fn->cfg.reserved_concurrency);
   mg_send(&g, MG_STATUS_OK, out);
 }
 
 static void delete_function_concurrency(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function_ref ref;
-  struct function *fn, *target;
-  const char *q;
 
-  mg_init(&g, req, cls);
-  if (!mg_find(&g, req->params[0], false, &ref, &fn, &target, &q))
+  if (!mg_begin(&g, req, cls, MG_FUNCTION, NULL))
     return;
-  set_reserved(fn, -1);
-  fnmeta_persist(fnmeta_of(fn));
+  set_reserved(g.fn, -1);
+  fnmeta_persist(g.m);
   mg_send(&g, MG_STATUS_NO_CONTENT, NULL);
 }
 
@@ -1814,58 +1724,32 @@ static void get_account_settings(struct http_req *req, void *cls)
 
 /* ---- tags (the path parameter is the function's ARN) ---- */
 
-static struct function *mg_tag_target(struct mg *g)
-{
-  const char *raw = g->req->params[0];
-  struct function_ref ref;
-  struct function *fn;
-
-  if (!arn_parse_function(raw, &ref)) {
-    mg_validation1(g, raw, "resource", AWS_CONSTRAINT_FUNCTION_NAME_PATTERN);
-    return NULL;
-  }
-  fn = registry_find(g->ctx->reg, ref.name);
-  if (!fn || !fnmeta_of(fn)) {
-    mg_not_found(g, ref.name, ref.qualifier);
-    return NULL;
-  }
-  return fn;
-}
-
 static void tag_resource(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function *fn;
-  struct fnmeta *m;
   struct fdef d = {0};
   const cJSON *tags, *it;
-  cJSON *body;
 
-  mg_init(&g, req, cls);
-  if (!(fn = mg_tag_target(&g)))
+  if (!mg_begin(&g, req, cls, MG_RESOURCE | MG_BODY, NULL))
     return;
-  body = mg_body(&g);
-  if (!body)
-    return;
-  m = fnmeta_of(fn);
-  tags = fd_obj(&d, body, "Tags");
+  tags = fd_obj(&d, g.body, "Tags");
   if (d.bad || (tags && !fd_strings_only(tags))) {
     aws_error_send(req, g.rid, AWS_ERR_REQUEST_NOT_JSON, "Tags");
   } else if (!tags) {
     mg_validation1(&g, NULL, "tags", AWS_CONSTRAINT_NOT_NULL);
-  } else if (!m->tags && !(m->tags = cJSON_CreateObject())) {
+  } else if (!g.m->tags && !(g.m->tags = cJSON_CreateObject())) {
     aws_error_send(req, g.rid, AWS_ERR_SERVICE);
   } else {
     cJSON_ArrayForEach(it, tags) {
-      if (cJSON_GetObjectItemCaseSensitive(m->tags, it->string))
-        cJSON_ReplaceItemInObjectCaseSensitive(m->tags, it->string, cJSON_CreateString(it->valuestring));
+      if (cJSON_GetObjectItemCaseSensitive(g.m->tags, it->string))
+        cJSON_ReplaceItemInObjectCaseSensitive(g.m->tags, it->string, cJSON_CreateString(it->valuestring));
       else
-        cJSON_AddStringToObject(m->tags, it->string, it->valuestring);
+        cJSON_AddStringToObject(g.m->tags, it->string, it->valuestring);
     }
-    fnmeta_persist(m);
+    fnmeta_persist(g.m);
     mg_send(&g, MG_STATUS_NO_CONTENT, NULL);
   }
-  cJSON_Delete(body);
+  mg_end(&g);
 }
 
 static enum MHD_Result untag_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -1881,36 +1765,28 @@ static enum MHD_Result untag_one(void *cls, enum MHD_ValueKind kind, const char 
 static void untag_resource(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function *fn;
-  struct fnmeta *m;
 
-  mg_init(&g, req, cls);
-  if (!(fn = mg_tag_target(&g)))
+  if (!mg_begin(&g, req, cls, MG_RESOURCE, NULL))
     return;
-  m = fnmeta_of(fn);
-  MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, untag_one, m);
-  if (m->tags && cJSON_GetArraySize(m->tags) == 0) {
-    cJSON_Delete(m->tags);
-    m->tags = NULL;
+  MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, untag_one, g.m);
+  if (g.m->tags && cJSON_GetArraySize(g.m->tags) == 0) {
+    cJSON_Delete(g.m->tags);
+    g.m->tags = NULL;
   }
-  fnmeta_persist(m);
+  fnmeta_persist(g.m);
   mg_send(&g, MG_STATUS_NO_CONTENT, NULL);
 }
 
 static void list_tags(struct http_req *req, void *cls)
 {
   struct mg g;
-  struct function *fn;
-  const struct fnmeta *m;
   cJSON *o;
 
-  mg_init(&g, req, cls);
-  if (!(fn = mg_tag_target(&g)))
+  if (!mg_begin(&g, req, cls, MG_RESOURCE, NULL))
     return;
-  m = fnmeta_of(fn);
   o = cJSON_CreateObject();
   if (o)
-    cJSON_AddItemToObject(o, "Tags", m->tags ? cJSON_Duplicate(m->tags, true) : cJSON_CreateObject());
+    cJSON_AddItemToObject(o, "Tags", g.m->tags ? cJSON_Duplicate(g.m->tags, true) : cJSON_CreateObject());
   mg_send(&g, MG_STATUS_OK, o);
 }
 

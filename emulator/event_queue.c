@@ -53,7 +53,6 @@ struct evq_config {
   char *function;
   cJSON *doc;                /* MaximumRetryAttempts, MaximumEventAgeInSeconds, DestinationConfig */
   double last_modified;      /* epoch seconds */
-  char *dlq;                 /* DeadLetterConfig.TargetArn */
   struct evq_config *next;
 };
 
@@ -138,7 +137,7 @@ static void db_save_config(struct event_queue *q, const struct evq_config *c)
   sqlite3_stmt *st = NULL;
   char *doc = cJSON_PrintUnformatted(c->doc);
 
-  if (!c->doc && !c->dlq) { /* nothing left: forget the row */
+  if (!c->doc) { /* nothing left: forget the row */
     if (sqlite3_prepare_v2(q->db, "DELETE FROM invoke_config WHERE function = ?1", -1, &st, NULL) == SQLITE_OK) {
       sqlite3_bind_text(st, 1, c->function, -1, SQLITE_STATIC);
       sqlite3_step(st);
@@ -147,18 +146,14 @@ static void db_save_config(struct event_queue *q, const struct evq_config *c)
     free(doc);
     return;
   }
-  if (sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO invoke_config(function, doc, last_modified, dlq) "
-                         "VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) == SQLITE_OK) {
+  if (sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO invoke_config(function, doc, last_modified) "
+                         "VALUES(?1, ?2, ?3)", -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, c->function, -1, SQLITE_STATIC);
     if (doc)
       sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
     else
       sqlite3_bind_null(st, 2);
     sqlite3_bind_double(st, 3, c->last_modified);
-    if (c->dlq)
-      sqlite3_bind_text(st, 4, c->dlq, -1, SQLITE_STATIC);
-    else
-      sqlite3_bind_null(st, 4);
     sqlite3_step(st);
   }
   sqlite3_finalize(st);
@@ -446,22 +441,17 @@ static void dead_letter(struct event_queue *q, const struct evq_event *ev, const
   sink_write(q, arn, "dlq", entry);
 }
 
-/* The DeadLetterConfig of the function (or the version) the event is for, read now: a change
- * made through UpdateFunctionConfiguration while the event waited applies to it. The queue's own
- * copy (event_queue_set_dlq) only serves a function that has no management record. */
+/* The DeadLetterConfig of the function (or the version) the event is for, read now from its
+ * management record, which every function in the registry has (config file, SAM, the API, stored,
+ * versions): a change made through UpdateFunctionConfiguration while the event waited applies to
+ * it. A function deleted while its event ran has none. */
 static const char *event_dead_letter(struct event_queue *q, const struct evq_event *ev)
 {
   struct function *fn = registry_find(q->ctx->reg, ev->function);
-  const struct evq_config *c;
+  const struct function *target = fn && ev->qualifier ? fnmeta_resolve(fn, ev->qualifier) : fn;
+  const struct fnmeta *m = fn ? fnmeta_of(target ? target : fn) : NULL;
 
-  if (fn) {
-    const struct function *target = ev->qualifier ? fnmeta_resolve(fn, ev->qualifier) : fn;
-    const struct fnmeta *m = fnmeta_of(target ? target : fn);
-    if (m)
-      return m->dead_letter_arn;
-  }
-  c = config_find(q, ev->function);
-  return c ? c->dlq : NULL;
+  return m ? m->dead_letter_arn : NULL;
 }
 
 /* The event failed for good: OnFailure destination and/or DLQ, then forget it. */
@@ -706,8 +696,8 @@ static void load_configs(struct event_queue *q)
 {
   sqlite3_stmt *st = NULL;
 
-  if (sqlite3_prepare_v2(q->db, "SELECT function, doc, last_modified, dlq FROM invoke_config", -1, &st,
-                         NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(q->db, "SELECT function, doc, last_modified FROM invoke_config", -1, &st, NULL) !=
+      SQLITE_OK)
     return;
   while (sqlite3_step(st) == SQLITE_ROW) {
     struct evq_config *c = calloc(1, sizeof(*c));
@@ -716,8 +706,6 @@ static void load_configs(struct event_queue *q)
     c->function = util_strdup((const char *)sqlite3_column_text(st, 0));
     c->doc = sqlite3_column_type(st, 1) != SQLITE_NULL ? cJSON_Parse((const char *)sqlite3_column_text(st, 1)) : NULL;
     c->last_modified = sqlite3_column_double(st, 2);
-    if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-      c->dlq = util_strdup((const char *)sqlite3_column_text(st, 3));
     c->next = q->configs;
     q->configs = c;
   }
@@ -756,7 +744,11 @@ lemu_err_t event_queue_open(struct lemu_ctx *ctx, const char *dir, double time_s
                   "qualifier TEXT, payload BLOB, enqueued_ms INTEGER, next_ms INTEGER, attempts INTEGER, "
                   "running INTEGER, last_error TEXT);"
                   "CREATE TABLE IF NOT EXISTS invoke_config(function TEXT PRIMARY KEY, doc TEXT, "
-                  "last_modified REAL, dlq TEXT);"
+                  "last_modified REAL);"
+                  /* An older events.db also has a dlq column (the queue's own copy of each
+                   * DLQ, now read from the function): no query names it, and rows that held
+                   * only that copy go. */
+                  "DELETE FROM invoke_config WHERE doc IS NULL;"
                   "UPDATE events SET running = 0;")) {
     *message = util_asprintf("cannot prepare %s", path);
     goto fail;
@@ -794,7 +786,6 @@ void event_queue_close(struct event_queue *q)
     struct evq_config *c = q->configs;
     q->configs = c->next;
     free(c->function);
-    free(c->dlq);
     cJSON_Delete(c->doc);
     free(c);
   }
@@ -877,20 +868,6 @@ lemu_err_t event_queue_delete_config(struct event_queue *q, const char *function
     return LEMU_ERR_NOTFOUND;
   cJSON_Delete(c->doc);
   c->doc = NULL;
-  db_save_config(q, c);
-  return LEMU_ERR_OK;
-}
-
-lemu_err_t event_queue_set_dlq(struct event_queue *q, const char *function, const char *target_arn)
-{
-  struct evq_config *c = config_get_or_add(q, function);
-
-  if (!c)
-    return LEMU_ERR_NOMEM;
-  free(c->dlq);
-  c->dlq = target_arn && *target_arn ? util_strdup(target_arn) : NULL;
-  if (!c->doc)
-    c->doc = NULL;
   db_save_config(q, c);
   return LEMU_ERR_OK;
 }

@@ -71,7 +71,8 @@ static lemu_err_t server_start_faults(struct lemu_ctx *ctx)
   return LEMU_ERR_OK;
 }
 
-/* The async queue in the state directory, with the config file's EventInvokeConfig and DLQs. */
+/* The async queue in the state directory, with the config file's EventInvokeConfig (its DLQs are in
+ * the functions' records: api_functions_start). */
 static lemu_err_t server_start_async(struct lemu_ctx *ctx)
 {
   char *message = NULL;
@@ -85,12 +86,8 @@ static lemu_err_t server_start_async(struct lemu_ctx *ctx)
   }
   cJSON_ArrayForEach(fn, ctx->cfg.async) {
     const cJSON *eic = cJSON_GetObjectItemCaseSensitive(fn, "EventInvokeConfig");
-    const cJSON *dlq = cJSON_GetObjectItemCaseSensitive(fn, "DeadLetterConfig");
     if (eic)
       event_queue_put_config(ctx->evq, fn->string, eic, 0);
-    if (dlq)
-      event_queue_set_dlq(ctx->evq, fn->string,
-                          cJSON_GetObjectItemCaseSensitive(dlq, "TargetArn")->valuestring);
   }
   if (ctx->cfg.time_scale != 1.0)
     logs_info("async: delays and event ages scaled by %g (--time-scale)", ctx->cfg.time_scale);

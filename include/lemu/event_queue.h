@@ -2,9 +2,10 @@
  * in the state directory; an event is committed before its 202 is sent), delivery as concurrency
  * allows, retries of function errors after 1 then 2 minutes up to MaximumRetryAttempts, backoff on
  * throttles from 1 s to 5 min until MaximumEventAgeInSeconds, then OnSuccess / OnFailure
- * destinations and the dead-letter queue. Every delay is multiplied by the time scale (lemu
- * extension --time-scale), so a test sees the retry schedule in milliseconds. After a crash,
- * events that were queued or in flight are delivered again (at least once, attempts kept). */
+ * destinations and the dead-letter queue (the function's DeadLetterConfig, read from its record
+ * when the event fails). Every delay is multiplied by the time scale (lemu extension
+ * --time-scale), so a test sees the retry schedule in milliseconds. After a crash, events that
+ * were queued or in flight are delivered again (at least once, attempts kept). */
 #ifndef LEMU_EVENT_QUEUE_H
 #define LEMU_EVENT_QUEUE_H
 
@@ -44,10 +45,6 @@ lemu_err_t event_queue_put_config(struct event_queue *q, const char *function, c
                                   int merge);
 char *event_queue_get_config(struct event_queue *q, const char *function, const char *function_arn);
 lemu_err_t event_queue_delete_config(struct event_queue *q, const char *function);
-/* DeadLetterConfig.TargetArn of a function, or NULL to remove. A failed event goes to the DLQ
- * of its function's configuration (fnmeta: config file, SAM, CreateFunction,
- * UpdateFunctionConfiguration); this copy is used only for a function without that record. */
-lemu_err_t event_queue_set_dlq(struct event_queue *q, const char *function, const char *target_arn);
 
 /* {"Events":[{"RequestId","Function","Attempts","NextAttempt","State"}...]} (malloc'd). */
 char *event_queue_list(struct event_queue *q);
