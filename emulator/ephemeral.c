@@ -7,11 +7,14 @@
 #include <linux/loop.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -23,28 +26,23 @@
 #include "lemu/util.h"
 
 #define MB (1024ULL * 1024ULL)
-#define EPH_DEFAULT_MB 512    /* EphemeralStorage.Size when not set; its template is made at start */
+#define EPH_DEFAULT_MB 512    /* EphemeralStorage.Size when not set; its template is opened at start */
 #define EPH_SLACK_MB 4        /* a formatted image may have up to this much more free than asked */
 #define EPH_LOOP_TRIES 8      /* LOOP_CTL_GET_FREE races with other loop users */
 #define EPH_MOUNT_OPTS "noinit_itable,errors=continue"
 #define EPH_MAX_SIZES 8       /* sizes the worker keeps a spare file system of */
-
-/* The allocated blocks of a freshly formatted image (everything else is a hole). Templates are
- * made by the main thread only (mkfs is its child, reaped before lemu's loop could see it), added
- * under the mutex, read by the worker, and freed after it has stopped. */
-struct eph_extent {
-  off_t off;
-  size_t len;
-  char *data;
-};
-
-struct ephemeral_template {
-  struct ephemeral_template *next;
-  int size_mb;
-  unsigned long long bytes; /* image size */
-  struct eph_extent *ext;
-  size_t n_ext;
-};
+#define EPH_LABEL "lemu-tmp"  /* the file systems' label (mkfs.ext4 -L) */
+/* The template cache (see docs/sandbox.md): bump EPH_TEMPLATE_FORMAT when what lemu does to an
+ * image after mkfs changes; mkfs.ext4's options and identity are in the key already. */
+#define EPH_TEMPLATE_FORMAT EPHEMERAL_TEMPLATE_FORMAT
+#define EPH_RECORD_MAGIC "lemu template\n"
+#define EPH_RECORD_BYTES EPHEMERAL_RECORD_BYTES
+#define EPH_RECORD_AREA 1024  /* ext4 leaves the first 1024 bytes alone: the record lives there */
+#define EPH_HEAD_BYTES EPHEMERAL_HEAD_BYTES
+#define EPH_TEMP_PREFIX ".tmp-" /* .tmp-<pid>-<name>: a template being made */
+#ifndef FICLONE
+#define FICLONE _IOW(0x94, 9, int) /* <linux/fs.h>, which clashes with <sys/mount.h> */
+#endif
 
 enum ephemeral_mode ephemeral_choose_mode(bool memory_cgroups, bool can_mount, bool loop_ready)
 {
@@ -211,18 +209,283 @@ lemu_err_t ephemeral_init(struct ephemeral *e)
   return LEMU_ERR_OK;
 }
 
-/* Run mkfs.ext4 on an image file; 0 on success. Once per size, at start or at the first
- * environment of that size: shelling out is simpler and safer than writing ext4 ourselves, and
- * environments never wait for it again (they copy the template). */
-static int run_mkfs(const char *img)
+/* ---- the template cache: pure parts ---- */
+
+static void put_le(unsigned char *p, uint64_t v, int n)
 {
-  static const char *const paths[] = {"/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4", "/usr/bin/mkfs.ext4"};
-  char *const argv[] = {"mkfs.ext4", "-q", "-F", "-b", "4096", "-m", "0", "-O", "^has_journal",
-                        "-E", "lazy_itable_init=1,nodiscard", "-L", "lemu-tmp", (char *)img, NULL};
-  int status;
-  pid_t pid = fork();
+  int i;
+
+  for (i = 0; i < n; i++)
+    p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+  uint64_t v = 0;
+  int i;
+
+  for (i = n - 1; i >= 0; i--)
+    v = v << 8 | p[i];
+  return v;
+}
+
+#define HASH_K 0x9e3779b97f4a7c15ULL
+#define HASH_P 0xff51afd7ed558ccdULL
+
+static uint64_t hash_word(uint64_t a, uint64_t w)
+{
+  a = (a ^ w) * HASH_P; /* odd multiplier, then xor-shift: both bijections of a */
+  return a ^ (a >> 29);
+}
+
+uint64_t ephemeral_hash(uint64_t h, const void *p, size_t n)
+{
+  const unsigned char *b = p;
+  uint64_t lane[4] = {h ^ HASH_K, h + HASH_K, h ^ HASH_P, h - HASH_P}, w;
   size_t i;
 
+  /* Four independent lanes: the multiplies overlap (several GB/s); a template is 0.4-4.3 MB. */
+  for (; n >= 32; b += 32, n -= 32)
+    for (i = 0; i < 4; i++) {
+      memcpy(&w, b + 8 * i, 8);
+      lane[i] = hash_word(lane[i], w);
+    }
+  h = hash_word(hash_word(hash_word(lane[0], lane[1]), lane[2]), lane[3]);
+  for (; n >= 8; b += 8, n -= 8) {
+    memcpy(&w, b, 8);
+    h = hash_word(h, w);
+  }
+  for (w = 0, i = 0; i < n; i++)
+    w |= (uint64_t)b[i] << (8 * i);
+  return hash_word(h, w ^ ((uint64_t)n << 56));
+}
+
+/* mkfs.ext4's options: part of a template's key, so changing them makes new templates. */
+static const char *const mkfs_opts[] = {"-q", "-F", "-b", "4096", "-m", "0", "-O", "^has_journal",
+                                        "-E", "lazy_itable_init=1,nodiscard", "-L", EPH_LABEL};
+#define N_MKFS_OPTS (sizeof(mkfs_opts) / sizeof(mkfs_opts[0]))
+
+static uint64_t hash_u64(uint64_t h, uint64_t v)
+{
+  unsigned char b[8];
+
+  put_le(b, v, 8);
+  return ephemeral_hash(h, b, 8);
+}
+
+static uint64_t hash_stat(uint64_t h, const struct stat *st)
+{
+  if (!st)
+    return hash_u64(h, 0);
+  h = hash_u64(h, 1);
+  h = hash_u64(h, (uint64_t)st->st_dev);
+  h = hash_u64(h, (uint64_t)st->st_ino);
+  h = hash_u64(h, (uint64_t)st->st_size);
+  h = hash_u64(h, (uint64_t)st->st_mtim.tv_sec);
+  return hash_u64(h, (uint64_t)st->st_mtim.tv_nsec);
+}
+
+uint64_t ephemeral_template_key(const struct stat *mkfs, const struct stat *conf)
+{
+  uint64_t h = ephemeral_hash(0, EPH_RECORD_MAGIC, sizeof(EPH_RECORD_MAGIC));
+  size_t i;
+
+  h = hash_u64(h, EPH_TEMPLATE_FORMAT);
+  h = hash_u64(h, EPH_SLACK_MB);
+  for (i = 0; i < N_MKFS_OPTS; i++)
+    h = ephemeral_hash(h, mkfs_opts[i], strlen(mkfs_opts[i]) + 1);
+  h = hash_stat(h, mkfs);
+  return hash_stat(h, conf);
+}
+
+int ephemeral_template_name(char *out, size_t n, int size_mb, uint64_t key)
+{
+  return snprintf(out, n, "ext4-%dm-%016llx.img", size_mb, (unsigned long long)key);
+}
+
+pid_t ephemeral_temp_pid(const char *name)
+{
+  const char *p;
+  long v = 0;
+
+  if (strncmp(name, EPH_TEMP_PREFIX, strlen(EPH_TEMP_PREFIX)) != 0)
+    return 0;
+  for (p = name + strlen(EPH_TEMP_PREFIX); *p >= '0' && *p <= '9'; p++) {
+    if (v > 99999999)
+      return 0;
+    v = v * 10 + (*p - '0');
+  }
+  return p > name + strlen(EPH_TEMP_PREFIX) && *p == '-' ? (pid_t)v : 0;
+}
+
+/* The record at offset 0 of a template (ext4 leaves its first 1024 bytes to boot loaders):
+ *   0 magic[16]  16 format u32  20 size_mb u32  24 key u64  32 image bytes u64
+ *  40 checksum u64  48 hash of bytes 0-47 u64   (little endian) */
+void ephemeral_record_put(unsigned char *head, const struct ephemeral_record *r)
+{
+  memset(head, 0, EPH_RECORD_BYTES);
+  memcpy(head, EPH_RECORD_MAGIC, sizeof(EPH_RECORD_MAGIC));
+  put_le(head + 16, EPH_TEMPLATE_FORMAT, 4);
+  put_le(head + 20, (uint64_t)r->size_mb, 4);
+  put_le(head + 24, r->key, 8);
+  put_le(head + 32, r->image_bytes, 8);
+  put_le(head + 40, r->checksum, 8);
+  put_le(head + 48, ephemeral_hash(0, head, 48), 8);
+}
+
+/* ext4 superblock fields (offsets from its start, 1024 bytes into the image) */
+#define SB_OFF 1024
+#define SB_BLOCKS_LO 0x04
+#define SB_LOG_BLOCK 0x18
+#define SB_MAGIC 0x38
+#define SB_COMPAT 0x5c
+#define SB_INCOMPAT 0x60
+#define SB_LABEL 0x78
+#define SB_BLOCKS_HI 0x150
+#define EXT4_MAGIC 0xef53
+#define EXT4_COMPAT_JOURNAL 0x4
+#define EXT4_INCOMPAT_64BIT 0x80
+
+const char *ephemeral_template_check(const unsigned char *head, unsigned long long file_bytes,
+                                     int size_mb, uint64_t key, struct ephemeral_record *out)
+{
+  const unsigned char *sb = head + SB_OFF;
+  uint64_t blocks;
+
+  if (memcmp(head, EPH_RECORD_MAGIC, sizeof(EPH_RECORD_MAGIC)) != 0 ||
+      get_le(head + 48, 8) != ephemeral_hash(0, head, 48))
+    return "no lemu template record";
+  if (get_le(head + 16, 4) != EPH_TEMPLATE_FORMAT || get_le(head + 24, 8) != key)
+    return "another template format or mke2fs";
+  out->size_mb = (int)get_le(head + 20, 4);
+  out->key = key;
+  out->image_bytes = get_le(head + 32, 8);
+  out->checksum = get_le(head + 40, 8);
+  if (out->size_mb != size_mb)
+    return "another size";
+  if (out->image_bytes != file_bytes || file_bytes < (unsigned long long)size_mb * MB)
+    return "truncated or extended";
+  if (get_le(sb + SB_MAGIC, 2) != EXT4_MAGIC || get_le(sb + SB_LOG_BLOCK, 4) != 2)
+    return "not an ext4 file system of 4 KiB blocks";
+  blocks = get_le(sb + SB_BLOCKS_LO, 4);
+  if (get_le(sb + SB_INCOMPAT, 4) & EXT4_INCOMPAT_64BIT)
+    blocks |= get_le(sb + SB_BLOCKS_HI, 4) << 32;
+  if (blocks * 4096 != out->image_bytes)
+    return "file system size differs from the image";
+  if ((get_le(sb + SB_COMPAT, 4) & EXT4_COMPAT_JOURNAL) ||
+      memcmp(sb + SB_LABEL, EPH_LABEL, sizeof(EPH_LABEL)) != 0)
+    return "not a file system lemu made";
+  return NULL;
+}
+
+/* ---- the template cache: files ---- */
+
+/* The cache directory, $XDG_CACHE_HOME/lemu/ephemeral (~/.cache/...), made 0700 where missing.
+ * NULL when there is none or it is not safe to mount what it holds: lemu (often root) mounts
+ * these images, so the directory must be its own and writable by nobody else. */
+static char *cache_dir(void)
+{
+  const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME"), *why = NULL;
+  char *root = NULL, *lemu = NULL, *dir = NULL;
+  struct stat st;
+
+  if (xdg && xdg[0] == '/')
+    root = util_strdup(xdg);
+  else if (home && home[0] == '/')
+    root = util_asprintf("%s/.cache", home);
+  if (!root || !(lemu = util_asprintf("%s/lemu", root)) ||
+      !(dir = util_asprintf("%s/lemu/ephemeral", root))) {
+    why = root ? strerror(ENOMEM) : "no $XDG_CACHE_HOME or $HOME";
+    goto out;
+  }
+  mkdir(root, 0700);
+  mkdir(lemu, 0700);
+  mkdir(dir, 0700);
+  if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    why = "cannot create it";
+  else if (st.st_uid != geteuid() || (st.st_mode & 022))
+    why = "not owned by lemu's user, or writable by others";
+  else if (access(dir, W_OK) != 0)
+    why = "not writable";
+out:
+  if (why) {
+    logs_info("TMPDIR templates are not cached (%s%s%s): each start formats one (mkfs.ext4)",
+              dir ? dir : "", dir ? ": " : "", why);
+    free(dir);
+    dir = NULL;
+  }
+  free(root);
+  free(lemu);
+  return dir;
+}
+
+/* Remove the temporary files of template builds whose lemu is gone (killed mid-way). */
+static void cache_sweep(const char *dir)
+{
+  DIR *d = opendir(dir);
+  struct dirent *de;
+
+  if (!d)
+    return;
+  while ((de = readdir(d))) {
+    pid_t pid = ephemeral_temp_pid(de->d_name);
+    if (pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH)
+      unlinkat(dirfd(d), de->d_name, 0);
+  }
+  closedir(d);
+}
+
+/* Remove the other templates of this size (another mke2fs or format): a new one replaces them. */
+static void cache_prune(const char *dir, int size_mb, const char *keep)
+{
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  char prefix[32];
+  size_t n = (size_t)snprintf(prefix, sizeof(prefix), "ext4-%dm-", size_mb);
+
+  if (!d)
+    return;
+  while ((de = readdir(d)))
+    if (!strncmp(de->d_name, prefix, n) && strcmp(de->d_name, keep) != 0)
+      unlinkat(dirfd(d), de->d_name, 0);
+  closedir(d);
+}
+
+/* mkfs.ext4: the first of $PATH, /usr/sbin, /sbin, /usr/bin that is executable; its path, with
+ * its identity (the binary behind any symlink) in *st. NULL when there is none. */
+static char *find_mkfs(struct stat *st)
+{
+  const char *path = getenv("PATH");
+  char *dirs = util_asprintf("%s:/usr/sbin:/sbin:/usr/bin", path ? path : ""), *save = NULL, *d;
+  char *found = NULL;
+
+  for (d = dirs ? strtok_r(dirs, ":", &save) : NULL; d && !found; d = strtok_r(NULL, ":", &save)) {
+    char *p = util_asprintf("%s/mkfs.ext4", d);
+    if (p && d[0] == '/' && access(p, X_OK) == 0 && stat(p, st) == 0 && S_ISREG(st->st_mode))
+      found = p;
+    else
+      free(p);
+  }
+  free(dirs);
+  return found;
+}
+
+/* Run mkfs.ext4 on an image file; 0 on success. Only when a size has no valid template in the
+ * cache: shelling out is simpler and safer than writing ext4 ourselves. The environment is
+ * fixed (no MKE2FS_CONFIG and such), so what comes out depends only on the template's key. */
+static int run_mkfs(const char *mkfs, const char *img)
+{
+  char *argv[N_MKFS_OPTS + 3], *envp[] = {"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+  int status;
+  pid_t pid;
+  size_t i;
+
+  argv[0] = "mkfs.ext4";
+  for (i = 0; i < N_MKFS_OPTS; i++)
+    argv[i + 1] = (char *)mkfs_opts[i];
+  argv[N_MKFS_OPTS + 1] = (char *)img;
+  argv[N_MKFS_OPTS + 2] = NULL;
+  pid = fork();
   if (pid < 0)
     return -1;
   if (pid == 0) {
@@ -235,9 +498,7 @@ static int run_mkfs(const char *img)
       dup2(fd, 1);
       dup2(fd, 2);
     }
-    execvp(argv[0], argv);
-    for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-      execv(paths[i], argv);
+    execve(mkfs, argv, envp);
     _exit(127);
   }
   while (waitpid(pid, &status, 0) < 0)
@@ -298,107 +559,6 @@ static int loop_mount(int ctl, int img_fd, const char *label, const char *dir)
   return rc;
 }
 
-static void template_free(struct ephemeral_template *t)
-{
-  size_t i;
-
-  if (!t)
-    return;
-  for (i = 0; i < t->n_ext; i++)
-    free(t->ext[i].data);
-  free(t->ext);
-  free(t);
-}
-
-/* Read the allocated extents of img into t. */
-static int template_read(struct ephemeral_template *t, int fd)
-{
-  off_t end = (off_t)t->bytes, data = 0, hole;
-
-  while (data < end && (data = lseek(fd, data, SEEK_DATA)) >= 0 && data < end) {
-    struct eph_extent *x;
-    hole = lseek(fd, data, SEEK_HOLE);
-    if (hole < 0)
-      return -1;
-    x = realloc(t->ext, (t->n_ext + 1) * sizeof(*t->ext));
-    if (!x)
-      return -1;
-    t->ext = x;
-    x = &t->ext[t->n_ext];
-    x->off = data;
-    x->len = (size_t)(hole - data);
-    if (!(x->data = malloc(x->len)))
-      return -1;
-    t->n_ext++;
-    if (pread(fd, x->data, x->len, data) != (ssize_t)x->len)
-      return -1;
-    data = hole;
-  }
-  return data < 0 && errno != ENXIO ? -1 : 0;
-}
-
-/* Format an image for size_mb (at least size_mb MB free, at most EPH_SLACK_MB more), fix its
- * root (mode 1777, no lost+found, as Lambda's empty /tmp) and keep its allocated blocks. */
-static struct ephemeral_template *template_make(int ctl, const char *base, int size_mb)
-{
-  struct ephemeral_template *t = calloc(1, sizeof(*t));
-  char *img = util_asprintf("%s/template-%d.img", base, size_mb);
-  char *mnt = util_asprintf("%s/template-%d", base, size_mb);
-  unsigned long long want = (unsigned long long)size_mb * MB;
-  int fd = -1, tries, ok = 0;
-
-  if (!t || !img || !mnt || mkdir(mnt, 0700) != 0)
-    goto fail;
-  t->size_mb = size_mb;
-  t->bytes = ephemeral_image_bytes(size_mb);
-  for (tries = 0; tries < 4 && !ok; tries++) {
-    struct statvfs sv;
-    unsigned long long avail;
-    if (fd >= 0)
-      close(fd);
-    unlink(img);
-    fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 || ftruncate(fd, (off_t)t->bytes) != 0 || run_mkfs(img) != 0 ||
-        loop_mount(ctl, fd, "lemu template", mnt) != 0)
-      goto fail;
-    if (statvfs(mnt, &sv) != 0) {
-      umount2(mnt, 0);
-      goto fail;
-    }
-    avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
-    if (avail >= want && avail <= want + EPH_SLACK_MB * MB) {
-      char *lf = util_asprintf("%s/lost+found", mnt);
-      if (lf)
-        rmdir(lf);
-      free(lf);
-      chmod(mnt, 01777);
-      ok = 1;
-    }
-    umount2(mnt, 0);
-    if (!ok) /* metadata grows with the size: correct by the difference, aim 1 MB above */
-      t->bytes = (t->bytes + want + MB - avail + 4095) & ~4095ULL;
-  }
-  if (!ok || template_read(t, fd) != 0)
-    goto fail;
-  close(fd);
-  unlink(img);
-  rmdir(mnt);
-  free(img);
-  free(mnt);
-  return t;
-fail:
-  if (fd >= 0)
-    close(fd);
-  if (img)
-    unlink(img);
-  if (mnt)
-    rmdir(mnt);
-  free(img);
-  free(mnt);
-  template_free(t);
-  return NULL;
-}
-
 /* A mounted, empty file system not yet given to an environment, or a TMPDIR to tear down. */
 struct eph_slot {
   struct eph_slot *next;
@@ -413,6 +573,9 @@ struct eph_slot {
 struct ephemeral_loop {
   int ctl; /* /dev/loop-control */
   const char *base;
+  char *cache; /* the template cache directory, NULL when there is none */
+  char *mkfs;  /* mkfs.ext4's path */
+  uint64_t key; /* the templates' key: mkfs.ext4's options and identity, the format */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   pthread_t worker;
@@ -424,6 +587,258 @@ struct ephemeral_loop {
   unsigned long seq; /* names tmp-<seq> */
 };
 
+
+/* How an environment's image is made from a template, best first; the first that fails with
+ * "not here" (another file system, no reflinks) is not tried again for that template. */
+enum eph_copy {
+  EPH_COPY_CLONE,    /* FICLONE: share the template's blocks (btrfs, XFS, same file system) */
+  EPH_COPY_RANGE,    /* copy_file_range of the allocated extents (in the kernel) */
+  EPH_COPY_SENDFILE, /* sendfile of the extents (across file systems, any kernel) */
+};
+
+struct eph_extent {
+  off_t off;
+  off_t len;
+};
+
+/* A size's template: an open, validated image file (in the cache directory, or an unlinked one
+ * in the run directory when there is no cache) and where its data is; nothing of its content
+ * is kept in memory. Made by the main thread only (mkfs is its child, reaped before lemu's loop
+ * could see it), added under the mutex, read by the worker, freed after it has stopped. */
+struct ephemeral_template {
+  struct ephemeral_template *next;
+  int size_mb;
+  int fd;
+  unsigned long long bytes; /* image size */
+  struct eph_extent *ext;
+  size_t n_ext;
+  int copy; /* enum eph_copy; shared hint, accessed atomically */
+};
+
+static void template_free(struct ephemeral_template *t)
+{
+  if (!t)
+    return;
+  if (t->fd >= 0)
+    close(t->fd);
+  free(t->ext);
+  free(t);
+}
+
+/* The allocated extents of fd below end (SEEK_DATA / SEEK_HOLE) into t. */
+static int read_extents(struct ephemeral_template *t, int fd, off_t end)
+{
+  off_t data = 0, hole;
+
+  while (data < end && (data = lseek(fd, data, SEEK_DATA)) >= 0 && data < end) {
+    struct eph_extent *x;
+    hole = lseek(fd, data, SEEK_HOLE);
+    if (hole < 0)
+      return -1;
+    if (hole > end)
+      hole = end;
+    x = realloc(t->ext, (t->n_ext + 1) * sizeof(*t->ext));
+    if (!x)
+      return -1;
+    t->ext = x;
+    t->ext[t->n_ext].off = data;
+    t->ext[t->n_ext].len = hole - data;
+    t->n_ext++;
+    data = hole;
+  }
+  return data < 0 && errno != ENXIO ? -1 : 0;
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if (p[i])
+      return false;
+  return true;
+}
+
+/* The checksum of an image: every non-zero 4 KiB block past the record, with its offset. Holes
+ * and zero blocks count alike, so a copy that makes holes of zeros (cp --sparse) keeps it. Read
+ * with pread (a file truncated meanwhile is an error, not a SIGBUS) into a buffer of its own
+ * mapping, which leaves lemu's RSS with the unmap. */
+static int image_checksum(const struct ephemeral_template *t, uint64_t *sum)
+{
+  const size_t cap = 256 * 1024;
+  unsigned char *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  uint64_t h = 0;
+  size_t i;
+  int rc = -1;
+
+  if (buf == MAP_FAILED)
+    return -1;
+  for (i = 0; i < t->n_ext; i++) {
+    off_t pos = t->ext[i].off < EPH_RECORD_AREA ? EPH_RECORD_AREA : t->ext[i].off;
+    off_t end = t->ext[i].off + t->ext[i].len;
+    while (pos < end) {
+      off_t stop = (pos / (off_t)cap + 1) * (off_t)cap; /* reads end on block edges */
+      size_t want = (size_t)((stop < end ? stop : end) - pos), k;
+      ssize_t got = pread(t->fd, buf, want, pos);
+      if (got <= 0) {
+        if (got == 0)
+          errno = EIO; /* shorter than its extents: truncated meanwhile */
+        goto out;
+      }
+      /* by 4 KiB blocks of the file (the first starts at the record's end) */
+      for (k = 0; k < (size_t)got;) {
+        off_t at = pos + (off_t)k;
+        size_t n = (size_t)(((at | 4095) + 1) - at);
+        if (n > (size_t)got - k)
+          n = (size_t)got - k;
+        if (!all_zero(buf + k, n)) {
+          h = hash_u64(h, (uint64_t)at);
+          h = ephemeral_hash(h, buf + k, n);
+        }
+        k += n;
+      }
+      pos += got;
+    }
+  }
+  *sum = h;
+  rc = 0;
+out:
+  munmap(buf, cap);
+  return rc;
+}
+
+/* A template from an open image: its record, superblock and checksum must hold. Takes fd.
+ * NULL with *why set when it is not a valid template of size_mb for key. */
+static struct ephemeral_template *template_load(int fd, int size_mb, uint64_t key, const char **why)
+{
+  struct ephemeral_template *t = calloc(1, sizeof(*t));
+  unsigned char head[EPH_HEAD_BYTES];
+  struct ephemeral_record rec;
+  struct stat st;
+  uint64_t sum;
+
+  if (!t) {
+    close(fd);
+    *why = strerror(ENOMEM);
+    return NULL;
+  }
+  t->fd = fd;
+  t->size_mb = size_mb;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+    *why = "not a regular file of lemu's user";
+    goto fail;
+  }
+  if (pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head)) {
+    *why = "too short";
+    goto fail;
+  }
+  if ((*why = ephemeral_template_check(head, (unsigned long long)st.st_size, size_mb, key, &rec)))
+    goto fail;
+  t->bytes = rec.image_bytes;
+  if (read_extents(t, fd, (off_t)t->bytes) != 0 || image_checksum(t, &sum) != 0) {
+    *why = strerror(errno);
+    goto fail;
+  }
+  if (sum != rec.checksum) {
+    *why = "checksum mismatch";
+    goto fail;
+  }
+  return t;
+fail:
+  template_free(t);
+  return NULL;
+}
+
+/* Format an image for size_mb in fd at path (at least size_mb MB free, at most EPH_SLACK_MB
+ * more), fix its root (mode 1777, no lost+found, as Lambda's empty /tmp) and write its record.
+ * mnt is an empty directory to measure it in. 0 on success. */
+static int template_format(const char *mkfs, int ctl, int fd, const char *path, const char *mnt,
+                           int size_mb, uint64_t key)
+{
+  unsigned long long want = (unsigned long long)size_mb * MB;
+  struct ephemeral_template t = {.fd = fd, .size_mb = size_mb};
+  struct ephemeral_record rec = {.size_mb = size_mb, .key = key};
+  unsigned char head[EPH_RECORD_BYTES];
+  int tries, ok = 0, rc = -1;
+
+  t.bytes = ephemeral_image_bytes(size_mb);
+  for (tries = 0; tries < 4 && !ok; tries++) {
+    struct statvfs sv;
+    unsigned long long avail;
+    if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)t.bytes) != 0 || run_mkfs(mkfs, path) != 0 ||
+        loop_mount(ctl, fd, "lemu template", mnt) != 0)
+      goto out;
+    if (statvfs(mnt, &sv) != 0) {
+      umount2(mnt, 0);
+      goto out;
+    }
+    avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+    if (avail >= want && avail <= want + EPH_SLACK_MB * MB) {
+      char *lf = util_asprintf("%s/lost+found", mnt);
+      if (lf)
+        rmdir(lf);
+      free(lf);
+      chmod(mnt, 01777);
+      ok = 1;
+    }
+    umount2(mnt, 0);
+    if (!ok) /* metadata grows with the size: correct by the difference, aim 1 MB above */
+      t.bytes = (t.bytes + want + MB - avail + 4095) & ~4095ULL;
+  }
+  if (!ok || read_extents(&t, fd, (off_t)t.bytes) != 0 || image_checksum(&t, &rec.checksum) != 0)
+    goto out;
+  rec.image_bytes = t.bytes;
+  ephemeral_record_put(head, &rec);
+  if (pwrite(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) || fsync(fd) != 0)
+    goto out;
+  rc = 0;
+out:
+  free(t.ext);
+  return rc;
+}
+
+/* Make the template of size_mb: format it under a temporary name in the cache directory (or the
+ * run directory when there is none), then rename it into place, so that neither two lemus
+ * starting at once nor one killed mid-way leave a half-made template under the real name. */
+static struct ephemeral_template *template_make(struct ephemeral_loop *l, int size_mb, const char *name)
+{
+  const char *dir = l->cache ? l->cache : l->base, *why = NULL;
+  char *tmp = util_asprintf("%s/%s%d-%s", dir, EPH_TEMP_PREFIX, (int)getpid(), name);
+  char *final = util_asprintf("%s/%s", dir, name);
+  char *mnt = util_asprintf("%s/template-%d", l->base, size_mb);
+  struct ephemeral_template *t = NULL;
+  int fd = -1, dfd;
+
+  if (!tmp || !final || !mnt || mkdir(mnt, 0700) != 0)
+    goto out;
+  unlink(tmp);
+  fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 || template_format(l->mkfs, l->ctl, fd, tmp, mnt, size_mb, l->key) != 0)
+    goto out;
+  if (l->cache && rename(tmp, final) == 0) {
+    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+      fsync(dfd); /* the rename itself survives a crash */
+      close(dfd);
+    }
+    cache_prune(dir, size_mb, name);
+  }
+  t = template_load(fd, size_mb, l->key, &why); /* takes fd */
+  fd = -1;
+  if (!t)
+    logs_warn("TMPDIR template for %d MB: the image just made is not valid (%s)", size_mb, why);
+out:
+  if (fd >= 0)
+    close(fd);
+  if (tmp)
+    unlink(tmp); /* no-op after the rename; the open fd keeps an uncached one */
+  if (mnt)
+    rmdir(mnt);
+  free(tmp);
+  free(final);
+  free(mnt);
+  return t;
+}
+
 static struct ephemeral_template *template_find(struct ephemeral_loop *l, int size_mb)
 {
   struct ephemeral_template *t;
@@ -434,17 +849,34 @@ static struct ephemeral_template *template_find(struct ephemeral_loop *l, int si
   return NULL;
 }
 
-/* Main thread only (see struct ephemeral_template). */
+/* The template of size_mb: already open, else the cached one if it is valid, else a new one
+ * (one mkfs.ext4). Main thread only (see struct ephemeral_template). */
 static struct ephemeral_template *template_get(struct ephemeral_loop *l, int size_mb)
 {
   struct ephemeral_template *t;
+  char name[64], *path = NULL;
+  const char *why = NULL;
+  uint64_t t0 = util_now_us();
+  int fd;
 
   pthread_mutex_lock(&l->mu);
   t = template_find(l, size_mb);
   pthread_mutex_unlock(&l->mu);
   if (t)
     return t;
-  t = template_make(l->ctl, l->base, size_mb);
+  ephemeral_template_name(name, sizeof(name), size_mb, l->key);
+  if (l->cache && (path = util_asprintf("%s/%s", l->cache, name))) {
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && (t = template_load(fd, size_mb, l->key, &why)))
+      logs_debug("TMPDIR template for %d MB reused: %s (%.2f ms)", size_mb, path,
+                 (double)(util_now_us() - t0) / 1e3);
+    else if (fd >= 0)
+      logs_info("TMPDIR template %s is not valid (%s): making it again", path, why);
+  }
+  if (!t && (t = template_make(l, size_mb, name)))
+    logs_debug("TMPDIR template for %d MB made: %s (mkfs.ext4, %.2f ms)", size_mb,
+               path ? path : "in the run directory, no cache", (double)(util_now_us() - t0) / 1e3);
+  free(path);
   if (t) {
     pthread_mutex_lock(&l->mu);
     t->next = l->templates;
@@ -452,6 +884,45 @@ static struct ephemeral_template *template_get(struct ephemeral_loop *l, int siz
     pthread_mutex_unlock(&l->mu);
   }
   return t;
+}
+
+/* Fill the new, empty image in fd from t; 0 on success. */
+static int image_copy(struct ephemeral_template *t, int fd)
+{
+  int how = __atomic_load_n(&t->copy, __ATOMIC_RELAXED);
+  size_t i;
+
+  if (how == EPH_COPY_CLONE) {
+    if (ioctl(fd, FICLONE, t->fd) == 0)
+      return 0;
+    if (errno != EOPNOTSUPP && errno != EXDEV && errno != EINVAL && errno != ENOTTY &&
+        errno != EPERM && errno != ENOSYS)
+      return -1;
+    __atomic_store_n(&t->copy, how = EPH_COPY_RANGE, __ATOMIC_RELAXED);
+  }
+  if (ftruncate(fd, (off_t)t->bytes) != 0)
+    return -1;
+  for (i = 0; i < t->n_ext; i++) {
+    off_t in = t->ext[i].off, out = t->ext[i].off, end = t->ext[i].off + t->ext[i].len;
+    ssize_t n = 1;
+    while (in < end && how == EPH_COPY_RANGE &&
+           (n = copy_file_range(t->fd, &in, fd, &out, (size_t)(end - in), 0)) > 0)
+      ;
+    if (n < 0 && how == EPH_COPY_RANGE) {
+      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+        return -1;
+      __atomic_store_n(&t->copy, how = EPH_COPY_SENDFILE, __ATOMIC_RELAXED);
+    }
+    if (in < end && how == EPH_COPY_SENDFILE && lseek(fd, in, SEEK_SET) == in)
+      while (in < end && (n = sendfile(fd, t->fd, &in, (size_t)(end - in))) > 0)
+        ;
+    if (in < end) {
+      if (n == 0)
+        errno = EIO; /* the template shrank under us */
+      return -1;
+    }
+  }
+  return 0;
 }
 
 /* A new TMPDIR path (the directory is made too). */
@@ -471,23 +942,19 @@ static char *next_dir(struct ephemeral_loop *l)
   return dir;
 }
 
-/* Write the template's blocks into a new sparse image, attach it to a loop device and mount it at
- * dir. The image is unlinked at once (the loop device holds it), so nothing but the mount is left
- * to clean up, even after a SIGKILL. */
-static int fs_mount(struct ephemeral_loop *l, const struct ephemeral_template *t, const char *dir)
+/* Copy the template into a new sparse image, attach it to a loop device and mount it at dir.
+ * The image is unlinked at once (the loop device holds it), so nothing but the mount is left to
+ * clean up, even after a SIGKILL. */
+static int fs_mount(struct ephemeral_loop *l, struct ephemeral_template *t, const char *dir)
 {
   char *img = util_asprintf("%s.img", dir), label[LO_NAME_SIZE];
   int fd = -1, rc = -1, err;
-  size_t i;
 
   if (!img)
     goto out;
   fd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || ftruncate(fd, (off_t)t->bytes) != 0)
+  if (fd < 0 || image_copy(t, fd) != 0)
     goto out;
-  for (i = 0; i < t->n_ext; i++)
-    if (pwrite(fd, t->ext[i].data, t->ext[i].len, t->ext[i].off) != (ssize_t)t->ext[i].len)
-      goto out;
   snprintf(label, sizeof(label), "lemu-%d %s", (int)getpid(), strrchr(dir, '/') + 1);
   rc = loop_mount(l->ctl, fd, label, dir);
 out:
@@ -528,7 +995,7 @@ static void *worker_main(void *arg)
   pthread_mutex_lock(&l->mu);
   while (!l->stop || l->doomed) {
     struct eph_slot *s = l->doomed;
-    const struct ephemeral_template *t = NULL;
+    struct ephemeral_template *t = NULL;
     if (s) {
       l->doomed = s->next;
       pthread_mutex_unlock(&l->mu);
@@ -593,16 +1060,19 @@ static void loop_free(struct ephemeral_loop *l)
   }
   if (l->ctl >= 0)
     close(l->ctl);
+  free(l->cache);
+  free(l->mkfs);
   pthread_cond_destroy(&l->cv);
   pthread_mutex_destroy(&l->mu);
   free(l);
 }
 
-/* Start the loop mode: loop-control, the default template, the worker. NULL with *why set when
- * the loop mode is not possible here. */
+/* Start the loop mode: loop-control, mkfs.ext4, the template cache, the default template, the
+ * worker. NULL with *why set when the loop mode is not possible here. */
 static struct ephemeral_loop *loop_start(const char *base, const char **why)
 {
   struct ephemeral_loop *l = calloc(1, sizeof(*l));
+  struct stat mkfs, conf;
   sigset_t all, old;
 
   if (!l)
@@ -615,6 +1085,13 @@ static struct ephemeral_loop *loop_start(const char *base, const char **why)
     *why = "no loop devices (/dev/loop-control), and a tmpfs would count against MemorySize";
     goto fail;
   }
+  if (!(l->mkfs = find_mkfs(&mkfs))) {
+    *why = "no mkfs.ext4 (e2fsprogs), and a tmpfs would count against MemorySize";
+    goto fail;
+  }
+  l->key = ephemeral_template_key(&mkfs, stat("/etc/mke2fs.conf", &conf) == 0 ? &conf : NULL);
+  if ((l->cache = cache_dir()))
+    cache_sweep(l->cache);
   if (!template_get(l, EPH_DEFAULT_MB)) {
     *why = "cannot format or mount an ext4 image (mkfs.ext4, e2fsprogs), and a tmpfs would count "
            "against MemorySize";
@@ -660,7 +1137,7 @@ static char *create_loop(struct ephemeral *e, int size_mb)
 {
   struct ephemeral_loop *l = e->loop;
   struct eph_slot **p, *s = NULL;
-  const struct ephemeral_template *t;
+  struct ephemeral_template *t;
   char *dir;
   size_t i;
 
@@ -676,7 +1153,7 @@ static char *create_loop(struct ephemeral *e, int size_mb)
     dir = s->dir;
     free(s);
   } else {
-    t = template_get(l, size_mb); /* the first of a new size formats one: ~20 ms, once */
+    t = template_get(l, size_mb); /* the first of a new size: from the cache, else mkfs */
     dir = next_dir(l);
     if (!t)
       errno = ENOENT; /* no template: mkfs.ext4 or its mount failed */

@@ -5,10 +5,13 @@ binary and the staged sample functions come from the build the test command just
 LEMU_BIN and LEMU_SAMPLES_DIR (tools/test sets both; defaults are the plain ./build tree).
 On stop, a lemu that crashed, hung or printed a sanitizer report fails the test.
 """
+import atexit
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -21,6 +24,13 @@ LEMU_BIN = os.environ.get("LEMU_BIN") or os.path.join(REPO, "build", "lemu")
 SAMPLES = os.environ.get("LEMU_SAMPLES_DIR") or os.path.join(REPO, "build", "sample-functions")
 START_TIMEOUT_S = 10
 STOP_TIMEOUT_S = 5
+
+# lemu keeps its TMPDIR templates (formatted ext4 images) in $XDG_CACHE_HOME/lemu: the servers of
+# one test session share a temporary cache, so tests never touch the real ~/.cache (and each size
+# is formatted once per session). A test that needs a cache of its own sets XDG_CACHE_HOME itself.
+_CACHE_HOME = tempfile.mkdtemp(prefix="lemu-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE_HOME
+atexit.register(shutil.rmtree, _CACHE_HOME, True)
 
 
 class LemuServer:

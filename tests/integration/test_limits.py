@@ -571,6 +571,143 @@ def first_pid(base):
     return int(os.path.basename(base)[len("lemu-"):])
 
 
+# The loop mode's templates: one formatted image per size, cached on disk across starts.
+
+def template_cache(tmp_path, monkeypatch):
+    """Give the test's servers a cache of their own (XDG_CACHE_HOME); lemu's template directory."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
+    return str(tmp_path / "cache-home" / "lemu" / "ephemeral")
+
+
+def templates_of_512(cache):
+    names = sorted(n for n in os.listdir(cache) if re.fullmatch(r"ext4-512m-[0-9a-f]{16}\.img", n))
+    return [os.path.join(cache, n) for n in names]
+
+
+def tmpfill_config(memory=128):
+    return {"Functions": [
+        fn("tmpfill", hostile("tmpfill"), runtime="python3.12", handler="app.handler", timeout=30,
+           memory=memory, EphemeralStorage={"Size": 512}), echo_fn()]}
+
+
+def loop_mode_or_skip(server):
+    line = memory_cgroup_line(server)
+    if LOOP_MODE not in line:
+        pytest.skip("no loop mode here: " + line)
+
+
+def assert_fresh_512_tmpdir(server):
+    doc = json.loads(no_retry_client(server).invoke(
+        FunctionName="tmpfill", Payload=b'{"report": true}')["Payload"].read())
+    assert 512 <= doc["free_mb"] <= 516, doc
+    assert doc["files"] == [], doc
+    assert mounts_at_or_below(doc["tmpdir"]) == [doc["tmpdir"]], doc
+
+
+def test_tmpdir_template_is_cached_on_disk_and_reused_by_the_next_start(make_lemu, tmp_path, monkeypatch):
+    cache = template_cache(tmp_path, monkeypatch)
+    first = make_lemu(tmpfill_config(), args=["--debug"])
+    loop_mode_or_skip(first)
+    [path] = templates_of_512(cache)
+    assert "TMPDIR template for 512 MB made: %s (mkfs.ext4" % path in first.stderr_text()
+    for d in (os.path.dirname(cache), cache):
+        assert os.stat(d).st_mode & 0o777 == 0o700, d
+    st = os.stat(path)
+    assert st.st_mode & 0o777 == 0o600
+    assert st.st_size >= 512 << 20
+    on_disk = st.st_blocks * 512
+    assert on_disk < 16 << 20, "the template is not sparse: %d bytes on disk" % on_disk
+    assert_fresh_512_tmpdir(first)
+    first.stop()
+    assert templates_of_512(cache) == [path], "the template did not outlive lemu"
+
+    second = make_lemu(tmpfill_config(), args=["--debug"])
+    limits_line(second)
+    err = second.stderr_text()
+    assert "TMPDIR template for 512 MB reused: %s" % path in err, err
+    assert "TMPDIR template for 512 MB made" not in err, err
+    again = os.stat(path)
+    assert (again.st_ino, again.st_mtime_ns, again.st_size) == (st.st_ino, st.st_mtime_ns, st.st_size)
+    assert os.listdir(cache) == [os.path.basename(path)]
+    assert_fresh_512_tmpdir(second)
+
+
+@pytest.mark.parametrize("damage,why", [("truncated", "truncated or extended"),
+                                        ("corrupted", "checksum mismatch")])
+def test_a_damaged_cached_template_is_made_again(make_lemu, tmp_path, monkeypatch, damage, why):
+    cache = template_cache(tmp_path, monkeypatch)
+    first = make_lemu(tmpfill_config())
+    loop_mode_or_skip(first)
+    first.stop()
+    [path] = templates_of_512(cache)
+    good = os.stat(path)
+    if damage == "truncated":
+        os.truncate(path, good.st_size // 2)
+    else:  # one byte of the file system's metadata, past the superblock (a group descriptor)
+        fd = os.open(path, os.O_RDWR)
+        try:
+            off = os.lseek(fd, 8192, os.SEEK_DATA) + 100
+            os.pwrite(fd, bytes([os.pread(fd, 1, off)[0] ^ 0xFF]), off)
+        finally:
+            os.close(fd)
+
+    second = make_lemu(tmpfill_config(), args=["--debug"])
+    limits_line(second)
+    err = second.stderr_text()
+    assert "TMPDIR template %s is not valid (%s): making it again" % (path, why) in err, err
+    assert "TMPDIR template for 512 MB made: %s" % path in err, err
+    remade = os.stat(path)
+    assert remade.st_ino != good.st_ino and remade.st_size == good.st_size
+    assert os.listdir(cache) == [os.path.basename(path)]
+    # The environment's file system from the new template is whole: 512 MB, then ENOSPC.
+    assert_fresh_512_tmpdir(second)
+    c = no_retry_client(second)
+    resp = c.invoke(FunctionName="tmpfill", Payload=b'{"mb": 600, "chunk_mb": 1}', LogType="Tail")
+    assert resp["FunctionError"] == "Unhandled"
+    body = json.loads(resp["Payload"].read())
+    assert body["errorMessage"] == "[Errno 28] No space left on device", (body, decode_tail(resp))
+    assert_serving(second)
+
+
+def pid_of_an_exited_process():
+    import subprocess  # this helper only
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_unfinished_templates_of_a_gone_lemu_are_removed_at_start(make_lemu, tmp_path, monkeypatch):
+    # A lemu killed while it formats a template leaves .tmp-<pid>-<name> (never the real name:
+    # it renames the finished image into place). The next start removes those whose pid is gone.
+    cache = template_cache(tmp_path, monkeypatch)
+    os.makedirs(cache, mode=0o700)
+    gone = pid_of_an_exited_process()
+    dead = os.path.join(cache, ".tmp-%d-ext4-512m-0000000000000000.img" % gone)
+    alive = os.path.join(cache, ".tmp-%d-ext4-512m-0000000000000000.img" % os.getpid())
+    for p in (dead, alive):
+        with open(p, "wb") as f:
+            f.truncate(1 << 20)
+    server = make_lemu(tmpfill_config())
+    loop_mode_or_skip(server)
+    assert not os.path.exists(dead)
+    assert os.path.exists(alive), "a template being made by a live process was removed"
+    assert len(templates_of_512(cache)) == 1
+
+
+def test_a_cache_directory_others_may_write_is_not_used(make_lemu, tmp_path, monkeypatch):
+    # lemu (root here) mounts what the cache holds: a directory another user could write to is
+    # not trusted. The templates are then made in the run directory at each start.
+    cache = template_cache(tmp_path, monkeypatch)
+    os.makedirs(cache)
+    os.chmod(cache, 0o777)
+    server = make_lemu(tmpfill_config())
+    loop_mode_or_skip(server)
+    assert "TMPDIR templates are not cached (%s: not owned by lemu's user, or writable by others)" % cache \
+        in server.stderr_text(), server.stderr_text()
+    assert os.listdir(cache) == []
+    assert_fresh_512_tmpdir(server)
+
+
 # ---------------------------------------------------------------------------------------
 # no leak (issue 5 item 5)
 
