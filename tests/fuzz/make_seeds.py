@@ -215,6 +215,105 @@ def seeds_mgmt():
     put("mgmt_body", json.dumps({"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 60}))
 
 
+def seeds_apigw_response():
+    """First byte: bit 0 REST, bit 1 payload format 2.0; the rest is the function's answer."""
+    answers = [
+        {"statusCode": 200, "headers": {"Content-Type": "text/plain", "X-A": "1"}, "body": "hi"},
+        {"statusCode": "404", "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"], "X-N": [1, True, None]},
+         "headers": {"Set-Cookie": "c=3", "Date": "x", "Connection": "close"}, "body": "", "isBase64Encoded": False},
+        {"statusCode": 201, "body": "aGVsbG8=", "isBase64Encoded": True, "cookies": ["k=v; Path=/"]},
+        {"statusCode": 302, "headers": {"Location": "/x", "WWW-Authenticate": "Basic", "Content-Length": "9"}},
+        {"statusCode": 200, "unknown": 1},
+        {"statusCode": 200.5}, {"statusCode": 99}, {"statusCode": 600}, {"statusCode": 1e300},
+        {"statusCode": 200, "headers": {"Bad Name": "v", "X": "a\r\nb"}},
+        {"statusCode": 200, "headers": {"X": "v" * 12000}},
+        {"statusCode": 200, "body": "!!!", "isBase64Encoded": True},
+        {"statusCode": 200, "body": {"nested": 1}},
+        {"hello": "world"}, {"message": "no status"},
+    ]
+    for kind in range(4):
+        for a in answers:
+            put("apigw_response", bytes([kind]) + json.dumps(a).encode())
+        for raw in (b'"just a string"', b"[1, 2]", b"42", b"null", b"not json", b"", b'{"statusCode": 200'):
+            put("apigw_response", bytes([kind]) + raw)
+
+
+def invoke_input(flags, name="f", qualifier="", itype="", log_type="", cc="", auth="", ctype="", body=b""):
+    fields = [name, qualifier, itype, log_type, cc, auth, ctype]
+    return bytes([flags]) + "\n".join(fields).encode() + b"\n" + body
+
+
+def seeds_invoke_request():
+    """See tests/fuzz/fuzz_invoke_request.c: flag byte, newline-separated fields, then the body."""
+    cc = base64.b64encode(b'{"custom": {"a": 1}, "env": {}}').decode()
+    auth = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/lambda/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=abc")
+    put("invoke_request", invoke_input(0, body=b'{"k": [1, 2, {"x": null}]}'))
+    put("invoke_request", invoke_input(0x02, itype="RequestResponse", body=b"{}"))
+    put("invoke_request", invoke_input(0x02, itype="Event", body=b'{"a": 1}'))
+    put("invoke_request", invoke_input(0x02, itype="DryRun"))
+    put("invoke_request", invoke_input(0x3f, name="arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST",
+                                       qualifier="$LATEST", itype="RequestResponse", log_type="Tail", cc=cc,
+                                       auth=auth, ctype="application/json", body=b'"s"'))
+    put("invoke_request", invoke_input(0x01, name="f:1", qualifier="2"))
+    put("invoke_request", invoke_input(0x01, name="123456789012:function:f", qualifier="prod"))
+    put("invoke_request", invoke_input(0x00, name="arn:aws:lambda:eu-west-1:123456789012:function:f"))
+    put("invoke_request", invoke_input(0x00, name="nope", body=b"[]"))
+    put("invoke_request", invoke_input(0x00, name="a" * 200))
+    put("invoke_request", invoke_input(0x00, name="bad name!"))
+    put("invoke_request", invoke_input(0x02, itype="Bogus"))
+    put("invoke_request", invoke_input(0x04, log_type="Verbose"))
+    put("invoke_request", invoke_input(0x08, cc="not base64!"))
+    put("invoke_request", invoke_input(0x08, cc=base64.b64encode(b"[1]").decode()))
+    put("invoke_request", invoke_input(0x08, cc="A" * 4000))
+    put("invoke_request", invoke_input(0x10, auth=auth.replace("us-east-1", "ap-south-2")))
+    put("invoke_request", invoke_input(0x00, body=b'{"unterminated": '))
+    put("invoke_request", invoke_input(0x00, body=b"\xff\xfe not json"))
+    put("invoke_request", invoke_input(0x42, itype="Event", body=b'{"chunked": true, "pad": "' + b"x" * 300 + b'"}'))
+    put("invoke_request", invoke_input(0x40, body=b""))
+    put("invoke_request", b"\x80Content-Length: 5\nX-Amz-Invocation-Type: DryRun")
+    put("invoke_request", b"\x80Transfer-Encoding: chunked\nExpect: 100-continue")
+    put("invoke_request", b"\x80X-Amz-Invocation-Type: Event\nContent-Length: 0")
+    put("invoke_request", b"\x80bad header line without colon\n: empty name")
+    put("invoke_request", b"\x80Content-Length: 99999999999999999999")
+    put("invoke_request", b"\x80Host: a\nHost: b\nContent-Length: 1\nContent-Length: 2")
+
+
+def seeds_runtime_api():
+    """See tests/fuzz/fuzz_runtime_api.c: a sequence of operations (opcode byte, then its fields)."""
+    def text(b):
+        b = b.encode() if isinstance(b, str) else b
+        return bytes([len(b)]) + b
+
+    def body(b):
+        b = b.encode() if isinstance(b, str) else b
+        b = b + b" " * ((-len(b)) % 16)  # lengths are counted in 16-byte units
+        return bytes([len(b) // 16]) + b
+
+    NEXT, RESP, ERR, INIT_ERR, INVOKE, CLOSE, RAW, KILL = range(8)
+    invoke = bytes([INVOKE]) + body('{"k": 1}')
+    resp_last = bytes([RESP, 0]) + body('{"r": "ok"}')
+    err_last = bytes([ERR, 4]) + text("Runtime.Custom") + body('{"errorMessage": "m", "errorType": "T"}')
+    put("runtime_api", invoke + resp_last)                              # the normal cycle
+    put("runtime_api", invoke + err_last)                               # a function error
+    put("runtime_api", invoke + resp_last + resp_last)                  # answered twice
+    put("runtime_api", invoke + bytes([RESP, 1]) + body("{}"))          # the stale id
+    put("runtime_api", invoke + bytes([RESP, 2]) + text("not-an-id") + body("{}"))
+    put("runtime_api", invoke + bytes([ERR, 2]) + text("../../x") + body(""))
+    put("runtime_api", bytes([NEXT]) + invoke + bytes([NEXT, NEXT]) + resp_last)  # /next out of turn
+    put("runtime_api", invoke + invoke + resp_last + invoke + resp_last)  # a second invoke: throttled
+    put("runtime_api", bytes([INIT_ERR, 1]) + text("Runtime.ExitError") + body('{"errorMessage": "boom"}'))
+    put("runtime_api", invoke + bytes([INIT_ERR, 0]) + body(""))        # init error while running
+    put("runtime_api", invoke + bytes([CLOSE]) + resp_last)              # the caller hangs up
+    put("runtime_api", bytes([RAW, 0]) + text("invocation/next/extra") + body(""))
+    put("runtime_api", bytes([RAW, 1]) + text("init/error/x") + body("{}"))
+    put("runtime_api", bytes([RAW, 2]) + text("invocation/1/response") + body("{}"))
+    put("runtime_api", invoke + bytes([ERR, 0]) + body("not json at all"))
+    put("runtime_api", invoke + bytes([ERR, 4]) + text("\x01\xff") + body("{}"))
+    put("runtime_api", invoke + bytes([KILL, ord('K'), INIT_ERR, 1]) + text("Runtime.Init") + body("{}"))  # crash, re-init fails
+    put("runtime_api", bytes([KILL, ord('K'), NEXT]) + resp_last + bytes([KILL, ord('K')]) + invoke + bytes([NEXT]) + resp_last)
+
+
 if __name__ == "__main__":
     seeds_zip()
     seeds_arn()
@@ -223,3 +322,6 @@ if __name__ == "__main__":
     seeds_config()
     seeds_faults()
     seeds_mgmt()
+    seeds_apigw_response()
+    seeds_invoke_request()
+    seeds_runtime_api()
