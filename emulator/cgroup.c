@@ -218,6 +218,8 @@ static bool try_v1(struct cgroup_sys *sys)
 void cgroup_sys_init(struct cgroup_sys *sys)
 {
   memset(sys, 0, sizeof(*sys));
+  sys->spare.attach_fd[0] = sys->spare.attach_fd[1] = sys->spare.dir_fd = sys->spare.peak_fd = -1;
+  loop_timer_init(&sys->spare_timer, NULL, NULL);
   snprintf(sys->reason, sizeof(sys->reason), "no writable cgroup hierarchy with a memory controller");
   if (getenv("LEMU_NO_CGROUP"))
     snprintf(sys->reason, sizeof(sys->reason), "disabled by LEMU_NO_CGROUP");
@@ -232,6 +234,8 @@ const char *cgroup_mode_name(const struct cgroup_sys *sys)
 
 void cgroup_sys_cleanup(struct cgroup_sys *sys)
 {
+  if (sys->spare.mem_dir)
+    cgroup_env_destroy(&sys->spare); /* before its parent groups go */
   if (sys->mode == CGROUP_V2 && sys->mem_base && sys->moved_from) {
     char *sup = util_asprintf("%s/supervisor", sys->mem_base), self[16];
     snprintf(self, sizeof(self), "%d", (int)getpid());
@@ -258,49 +262,129 @@ static int open_in(const char *dir, const char *name, int flags)
   return open(path, flags | O_CLOEXEC);
 }
 
-lemu_err_t cgroup_env_create(const struct cgroup_sys *sys, unsigned long id, int memory_mb,
+/* Write the memory limit of an empty group; v1 wants memory.memsw.limit_in_bytes >= the limit at
+ * all times, so a raise goes memsw first and a cut limit first (memsw is absent without swap
+ * accounting: ignored, as lemu cannot do more there). */
+static bool set_memory_limit(enum cgroup_mode mode, struct cgroup_env *env, int memory_mb)
+{
+  char bytes[32];
+  bool ok;
+
+  snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)memory_mb * 1024ull * 1024ull);
+  if (mode == CGROUP_V2) {
+    ok = write_file(env->mem_dir, "memory.max", bytes);
+  } else if (env->memory_mb > 0 && memory_mb > env->memory_mb) {
+    write_file(env->mem_dir, "memory.memsw.limit_in_bytes", bytes);
+    ok = write_file(env->mem_dir, "memory.limit_in_bytes", bytes);
+  } else {
+    ok = write_file(env->mem_dir, "memory.limit_in_bytes", bytes);
+    write_file(env->mem_dir, "memory.memsw.limit_in_bytes", bytes); /* no escape into swap */
+  }
+  if (ok)
+    env->memory_mb = memory_mb;
+  return ok;
+}
+
+/* Make the groups named name with their limits (no file of them is left open). */
+static lemu_err_t group_make(const struct cgroup_sys *sys, const char *name, int memory_mb,
                              struct cgroup_env *env)
 {
-  char bytes[32], pids[16];
+  char pids[16];
 
   env->mem_dir = env->pids_dir = NULL;
   env->attach_fd[0] = env->attach_fd[1] = env->dir_fd = env->peak_fd = -1;
-  if (sys->mode == CGROUP_NONE)
-    return LEMU_ERR_OK;
-  snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)memory_mb * 1024ull * 1024ull);
+  env->memory_mb = 0;
   snprintf(pids, sizeof(pids), "%d", CGROUP_MAX_PIDS);
-  env->mem_dir = util_asprintf("%s/env-%lu", sys->mem_base, id);
-  if (!env->mem_dir || mkdir(env->mem_dir, 0755) != 0)
+  env->mem_dir = util_asprintf("%s/%s", sys->mem_base, name);
+  if (!env->mem_dir || mkdir(env->mem_dir, 0755) != 0) {
+    free(env->mem_dir);
+    env->mem_dir = NULL; /* not ours to remove (EEXIST) */
+    return LEMU_ERR_IO;
+  }
+  if (!set_memory_limit(sys->mode, env, memory_mb))
     goto fail;
   if (sys->mode == CGROUP_V2) {
-    if (!write_file(env->mem_dir, "memory.max", bytes))
-      goto fail;
     write_file(env->mem_dir, "memory.swap.max", "0");
     write_file(env->mem_dir, "pids.max", pids);
+  } else if (sys->pids_base) {
+    env->pids_dir = util_asprintf("%s/%s", sys->pids_base, name);
+    if (env->pids_dir && mkdir(env->pids_dir, 0755) == 0) {
+      write_file(env->pids_dir, "pids.max", pids);
+    } else {
+      free(env->pids_dir);
+      env->pids_dir = NULL;
+    }
+  }
+  return LEMU_ERR_OK;
+fail:
+  {
+    int err = errno;
+    cgroup_env_destroy(env);
+    errno = err;
+  }
+  return LEMU_ERR_IO;
+}
+
+/* Open what the spawn (attach) and the peaks need: at the spawn, not in the spare, so an idle lemu
+ * holds no file of a group no environment uses yet. */
+static lemu_err_t group_open(enum cgroup_mode mode, struct cgroup_env *env)
+{
+  if (mode == CGROUP_V2) {
     env->attach_fd[0] = open_in(env->mem_dir, "cgroup.procs", O_WRONLY);
     env->dir_fd = open_in(env->mem_dir, ".", O_RDONLY | O_DIRECTORY);
     env->peak_fd = open_in(env->mem_dir, "memory.peak", O_RDONLY); /* absent before Linux 5.19 */
   } else {
-    if (!write_file(env->mem_dir, "memory.limit_in_bytes", bytes))
-      goto fail;
-    write_file(env->mem_dir, "memory.memsw.limit_in_bytes", bytes); /* no escape into swap */
-    if (sys->pids_base) {
-      env->pids_dir = util_asprintf("%s/env-%lu", sys->pids_base, id);
-      if (env->pids_dir && mkdir(env->pids_dir, 0755) == 0) {
-        write_file(env->pids_dir, "pids.max", pids);
-        env->attach_fd[1] = open_in(env->pids_dir, "tasks", O_WRONLY);
-      }
-    }
+    if (env->pids_dir)
+      env->attach_fd[1] = open_in(env->pids_dir, "tasks", O_WRONLY);
     env->attach_fd[0] = open_in(env->mem_dir, "tasks", O_WRONLY);
     env->peak_fd = open_in(env->mem_dir, "memory.max_usage_in_bytes", O_RDONLY);
   }
-  if (env->attach_fd[0] < 0)
-    goto fail;
-  return LEMU_ERR_OK;
-fail:
+  return env->attach_fd[0] >= 0 ? LEMU_ERR_OK : LEMU_ERR_IO;
+}
+
+void cgroup_make_spare(struct cgroup_sys *sys, int memory_mb)
+{
+  char name[32];
+
+  if (sys->mode == CGROUP_NONE || sys->spare.mem_dir || memory_mb <= 0)
+    return;
+  snprintf(name, sizeof(name), "spare-%lu", ++sys->spare_seq);
+  if (group_make(sys, name, memory_mb, &sys->spare) != LEMU_ERR_OK)
+    sys->spare.mem_dir = NULL;
+}
+
+lemu_err_t cgroup_env_create(struct cgroup_sys *sys, unsigned long id, int memory_mb,
+                             struct cgroup_env *env)
+{
+  char name[32];
+
+  env->mem_dir = env->pids_dir = NULL;
+  env->attach_fd[0] = env->attach_fd[1] = env->dir_fd = env->peak_fd = -1;
+  env->memory_mb = 0;
+  if (sys->mode == CGROUP_NONE)
+    return LEMU_ERR_OK;
+  if (sys->spare.mem_dir) {
+    /* Made while idle, never held a process: its peak and OOM counters are still zero. */
+    *env = sys->spare;
+    sys->spare.mem_dir = sys->spare.pids_dir = NULL;
+    sys->spare.attach_fd[0] = sys->spare.attach_fd[1] = sys->spare.dir_fd = sys->spare.peak_fd = -1;
+    if ((env->memory_mb == memory_mb || set_memory_limit(sys->mode, env, memory_mb)) &&
+        group_open(sys->mode, env) == LEMU_ERR_OK)
+      return LEMU_ERR_OK;
+    cgroup_env_destroy(env); /* cannot happen in practice; make a fresh one */
+  }
+  snprintf(name, sizeof(name), "env-%lu", id);
+  if (group_make(sys, name, memory_mb, env) == LEMU_ERR_OK) {
+    if (group_open(sys->mode, env) == LEMU_ERR_OK)
+      return LEMU_ERR_OK;
+    {
+      int err = errno;
+      cgroup_env_destroy(env);
+      errno = err;
+    }
+  }
   logs_warn("cannot create the cgroup for an environment (%s); it runs without memory limit",
             strerror(errno));
-  cgroup_env_destroy(env);
   return LEMU_ERR_IO;
 }
 

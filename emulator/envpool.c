@@ -29,6 +29,9 @@
 #define ENV_MAX_LINE (256 * 1024)   /* a longer line is logged in pieces */
 #define ENV_SHUTDOWN_WAIT_US (1000u * 1000u)
 #define ENV_SHUTDOWN_POLL_NS (5 * 1000 * 1000)
+/* The next environment's cgroups are made this long after the last spawn: after a cold start has
+ * answered (a C one takes ~2 ms), and not between the spawns of a burst. */
+#define ENV_SPARE_CGROUP_DELAY_US (5u * 1000u)
 
 static void env_free(struct env *env);
 
@@ -239,6 +242,28 @@ static void on_init_timeout(void *cls)
     invoker_init_timeout(inv); /* Lambda retries init inside the invoke phase */
 }
 
+static void on_spare_cgroup(void *cls)
+{
+  struct cgroup_sys *cg = cls;
+
+  cgroup_make_spare(cg, cg->spare_want_mb);
+}
+
+/* A spawn took the spare groups (or made its own): have the next cold start's made ahead, for the
+ * size just spawned, once lemu has been free of spawns for a moment. A spare of another size is
+ * still taken; only its limit is rewritten then. */
+static void want_spare_cgroup(struct lemu_ctx *ctx, int memory_mb)
+{
+  struct cgroup_sys *cg = &ctx->cg;
+
+  if (cg->mode == CGROUP_NONE || cg->spare.mem_dir)
+    return;
+  cg->spare_want_mb = memory_mb;
+  cg->spare_timer.fn = on_spare_cgroup;
+  cg->spare_timer.cls = cg;
+  loop_timer_start(ctx->loop, &cg->spare_timer, ENV_SPARE_CGROUP_DELAY_US);
+}
+
 static int env_listen(unsigned *port)
 {
   struct sockaddr_in addr;
@@ -328,6 +353,7 @@ lemu_err_t envpool_spawn(struct lemu_ctx *ctx, struct function *fn, struct invoc
     env->spawned_us = util_now_us();
     rc = sandbox_spawn(&spec, &env->pid, exec_errno);
     cgroup_env_spawned(&env->cg);
+    want_spare_cgroup(ctx, fn->cfg.memory_mb);
   }
   close(pipefd[1]);
   pipefd[1] = -1;
@@ -627,6 +653,8 @@ void envpool_shutdown(struct lemu_ctx *ctx)
   struct env *env;
   uint64_t until = util_now_us() + ENV_SHUTDOWN_WAIT_US;
 
+  if (ctx->cg.spare_timer.fn) /* armed once an environment was spawned; the spare goes with cgroups */
+    loop_timer_stop(ctx->loop, &ctx->cg.spare_timer);
   for (env = ctx->envs; env; env = env->next) {
     if (env->inv) {
       struct invocation *inv = env->inv;

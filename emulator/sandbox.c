@@ -41,6 +41,10 @@ static lemu_err_t build_filter(struct sandbox *sb)
 
   if (!f)
     return LEMU_ERR_NOMEM;
+  /* A binary tree over syscall numbers instead of a chain (same decisions): every spawn installs
+   * the filter, and the kernel then runs it once per syscall number to build its action cache;
+   * that install took ~70 us with the chain, ~44 us with the tree (a micro-benchmark). */
+  seccomp_attr_set(f, SCMP_FLTATR_CTL_OPTIMIZE, 2); /* libseccomp 2.5+; on error the chain stays */
   for (i = 0; denied_syscalls[i]; i++) {
     int nr = seccomp_syscall_resolve_name(denied_syscalls[i]);
     if (nr != __NR_SCMP_ERROR && seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), nr, 0) != 0)
