@@ -112,6 +112,70 @@ def test_logging_and_print_lines_carry_the_request_id(make_lemu, tmp_path):
     assert len(warn) == 1 and re.match(r"^\[WARNING\]\t%s\t%s\twarn line$" % (ISO_MS, rid), warn[0]), lines
 
 
+def test_print_output_and_an_exception_inside_print(make_lemu, tmp_path):
+    """print() as the built-in writes it (separators, end, file, non-str arguments, UTF-8, a line
+    finished by a later print), and an exception raised inside print (a __str__ that raises)
+    keeps what was written before it and a stack trace of user frames only."""
+    code = write_code(tmp_path / "code", {"app.py": '''
+        import sys
+
+        class Loud:
+            def __str__(self):
+                raise ValueError("no text for you")
+
+        def handler(event, context):
+            print("joined", 1, 2.5, None, True, sep="|", end="!\\n")
+            print("to stderr", 7, file=sys.stderr)
+            print("caf\\u00e9", "\\u2713")
+            print("no newline", end="")
+            print(" continued", flush=True)
+            print(["a", 1], {"k": None})
+            if event.get("raise"):
+                print("before", Loud(), "after")
+            return repr(print)
+    '''})
+    server = make_lemu({"Functions": [py_fn("prints", code)]})
+    c = server.client()
+    resp, rid, body = invoke(c, "prints", LogType="Tail")
+    assert json.loads(body) == "<built-in function print>"
+    lines = decode_tail(resp).split("\n")
+    for expected in ("joined|1|2.5|None|True!", "to stderr 7", "caf\u00e9 \u2713", "no newline continued",
+                     "['a', 1] {'k': None}"):
+        assert expected in lines, (expected, lines)
+    resp, rid, body = invoke(c, "prints", b'{"raise": true}', LogType="Tail")
+    app = os.path.join(code, "app.py")
+    assert function_error(resp, body) == {
+        "errorMessage": "no text for you", "errorType": "ValueError", "requestId": rid,
+        "stackTrace": ['  File "%s", line 15, in handler\n    print("before", Loud(), "after")\n' % app,
+                       '  File "%s", line 5, in __str__\n    raise ValueError("no text for you")\n' % app]}
+    assert "\nbefore [ERROR] ValueError: no text for you\rTraceback (most recent call last):\r" in decode_tail(resp)
+
+
+def test_large_event_and_response_round_trip(make_lemu):
+    """An event and a response of ~1 MB (many reads of the Runtime API socket) come back whole."""
+    server = make_lemu({"Functions": [sample_fn("echo-python")]})
+    event = {"blob": "x" * (1 << 20), "text": "h\u00e9llo"}
+    resp, rid, body = invoke(server.client(), "echo-python", json.dumps(event).encode())
+    assert "FunctionError" not in resp, body[:200]
+    assert json.loads(body) == event
+
+
+def test_trace_id_is_set_per_invoke(make_lemu, tmp_path):
+    code = write_code(tmp_path / "code", {"app.py": '''
+        import os
+
+        def handler(event, context):
+            return os.environ.get("_X_AMZN_TRACE_ID")
+    '''})
+    server = make_lemu({"Functions": [py_fn("trace", code)]})
+    c = server.client()
+    first = json.loads(invoke(c, "trace")[2])
+    second = json.loads(invoke(c, "trace")[2])
+    assert re.match(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24};", first), first
+    assert re.match(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24};", second), second
+    assert first != second
+
+
 def test_context_object(make_lemu, tmp_path):
     code = write_code(tmp_path / "code", {"app.py": '''
         import os, time

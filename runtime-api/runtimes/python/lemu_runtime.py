@@ -216,11 +216,13 @@ def _keeps_unicode():
 
 
 _ENCODER = _Encoder(ensure_ascii=not _keeps_unicode(), allow_nan=True)
+_encode = _ENCODER.encode
+_DECIMAL_MARK_JSON = json.dumps(_DECIMAL_MARK)[:-1]  # the marker as it appears inside a JSON string
 
 
 def to_json(obj):
-    text = _ENCODER.encode(obj)
-    mark = json.dumps(_DECIMAL_MARK)[:-1]  # the marker as it appears inside a JSON string
+    text = _encode(obj)
+    mark = _DECIMAL_MARK_JSON
     if mark in text:
         out, pos = [], 0
         while True:
@@ -266,17 +268,13 @@ def exception_document(exc, request_id=None):
 
 # ---- the Runtime API client ----
 
-class _Headers(dict):
-    """Response headers by lower-cased name; get() takes any case, like http.client's."""
-
-    def get(self, name, default=None):
-        return dict.get(self, name.lower(), default)
-
-
 class RuntimeClient:
     """One keep-alive HTTP/1.1 connection to lemu's Runtime API for this environment, on a plain
     socket: four fixed exchanges do not need http.client (its import and its per-request work cost
-    more than the rest of the shim)."""
+    more than the rest of the shim). The two exchanges of every warm invoke (GET /next, POST
+    /response) are one sendall and, lemu's answers being small, one recv each; their request bytes
+    are built once (GET /next) or with one format (POST /response), and response headers land in a
+    plain dict by lower-cased name."""
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
@@ -285,6 +283,10 @@ class RuntimeClient:
         self.sock = None
         self.buf = b""
         self.user_agent = "lemu-python-runtime/%d.%d.%d" % sys.version_info[:3]
+        # The header lines every request carries after its request line (see _request).
+        self._fixed_lines = "\r\nHost: %s:%d\r\nAccept-Encoding: identity\r\nUser-Agent: %s" % (
+            self.host, self.port, self.user_agent)
+        self._next_request = None
 
     def _close(self):
         if self.sock is not None:
@@ -302,30 +304,37 @@ class RuntimeClient:
         self.buf += data
 
     def _read_response(self):
-        while True:
-            end = self.buf.find(b"\r\n\r\n")
-            if end >= 0:
-                break
+        """(status, headers by lower-cased name, body, whether lemu closes the connection)."""
+        end = self.buf.find(b"\r\n\r\n")
+        while end < 0:
             self._fill()
-        head = self.buf[:end].decode("iso-8859-1").split("\r\n")
-        self.buf = self.buf[end + 4:]
+            end = self.buf.find(b"\r\n\r\n")
+        buf = self.buf
+        head = buf[:end].decode("iso-8859-1").split("\r\n")
+        buf = buf[end + 4:]
         parts = head[0].split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            self.buf = buf
             raise ConnectionError("bad status line from the Runtime API: %r" % head[0])
         status = int(parts[1])
-        headers = _Headers()
+        headers = {}
         for line in head[1:]:
             name, sep, value = line.partition(":")
             if sep:
                 headers[name.strip().lower()] = value.strip()
-        if "chunked" in headers.get("Transfer-Encoding", "").lower():
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            self.buf = buf
             body = self._read_chunked()
         else:
-            length = int(headers.get("Content-Length") or 0)
-            while len(self.buf) < length:
-                self._fill()
-            body, self.buf = self.buf[:length], self.buf[length:]
-        will_close = headers.get("Connection", "").lower() == "close" or parts[0] == "HTTP/1.0"
+            length = int(headers.get("content-length") or 0)
+            if len(buf) == length:  # the usual case: the whole answer came in one recv
+                body, self.buf = buf, b""
+            else:
+                self.buf = buf
+                while len(self.buf) < length:
+                    self._fill()
+                body, self.buf = self.buf[:length], self.buf[length:]
+        will_close = headers.get("connection", "").lower() == "close" or parts[0] == "HTTP/1.0"
         return status, headers, body, will_close
 
     def _read_chunked(self):
@@ -347,17 +356,21 @@ class RuntimeClient:
             out.append(self.buf[:size])
             self.buf = self.buf[size + 2:]
 
-    def _exchange(self, method, path, body=None, headers=None):
-        head = ["%s %s%s HTTP/1.1" % (method, API_VERSION, path),
-                "Host: %s:%d" % (self.host, self.port), "Accept-Encoding: identity",
-                "User-Agent: " + self.user_agent]
+    def _request(self, method, path, body=None, headers=None):
+        """The bytes of one request: the request line, Host, Accept-Encoding, User-Agent,
+        Content-Length when there is a body, the given headers, then the body."""
+        head = "%s %s%s HTTP/1.1%s" % (method, API_VERSION, path, self._fixed_lines)
         if body is not None:
-            head.append("Content-Length: %d" % len(body))
+            head += "\r\nContent-Length: %d" % len(body)
         if headers:
-            head.extend("%s: %s" % item for item in headers.items())
-        request = ("\r\n".join(head) + "\r\n\r\n").encode("iso-8859-1")
+            head += "".join("\r\n%s: %s" % item for item in headers.items())
+        request = (head + "\r\n\r\n").encode("iso-8859-1")
         if body:
             request += body
+        return request
+
+    def _exchange(self, request):
+        """Send one request's bytes and read the answer: (status, headers, body)."""
         for attempt in (0, 1):
             reused = self.sock is not None
             try:
@@ -376,21 +389,32 @@ class RuntimeClient:
             return status, resp_headers, data
         raise AssertionError("unreachable")
 
-    def _post(self, path, body, headers):
-        status, _, data = self._exchange("POST", path, body, headers)
+    def _post(self, path, body, headers, request=None):
+        if request is None:
+            request = self._request("POST", path, body, headers)
+        status, _, data = self._exchange(request)
         if status != 202:
             raise RuntimeError("Request to Lambda Runtime '%s' endpoint failed. Reason: '%d'. "
                                "Response body: '%s'" % (path, status, data[:512].decode("utf-8", "replace")))
 
     def next_invocation(self):
-        status, headers, body = self._exchange("GET", "/runtime/invocation/next")
+        """(headers by lower-cased name, body) of the next invocation."""
+        request = self._next_request
+        if request is None:
+            request = self._next_request = self._request("GET", "/runtime/invocation/next")
+        status, headers, body = self._exchange(request)
         if status != 200:
             raise RuntimeError("Failed to get next invocation: HTTP %d %s" % (status, body[:512]))
         return headers, body
 
     def post_response(self, request_id, body, content_type):
-        self._post("/runtime/invocation/%s/response" % request_id, body,
-                   {"Content-Type": content_type})
+        path = "/runtime/invocation/%s/response" % request_id
+        # _request's bytes for headers {"Content-Type": content_type}, in one format.
+        request = ("POST %s%s HTTP/1.1%s\r\nContent-Length: %d\r\nContent-Type: %s\r\n\r\n" % (
+            API_VERSION, path, self._fixed_lines, len(body), content_type)).encode("iso-8859-1")
+        if body:
+            request += body
+        self._post(path, body, None, request)
 
     def post_error(self, request_id, error):
         self._post("/runtime/invocation/%s/error" % request_id, to_json(error).encode("utf-8"),
@@ -440,19 +464,29 @@ class LambdaContext:
 
     def __init__(self, request_id, client_context, cognito_identity, deadline_ms,
                  invoked_function_arn, tenant_id=None):
+        # Read on every invoke, as awslambdaric does: a handler's change to these variables shows
+        # in the next invoke's context.
+        getenv = os.environ.get
         self.aws_request_id = request_id
-        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.log_group_name = getenv("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = getenv("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = getenv("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = getenv("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = invoked_function_arn
         self.tenant_id = tenant_id
-        self.client_context = _object_from(ClientContext, client_context)
-        if self.client_context is not None:
+        if client_context is None:
+            self.client_context = None
+        else:
+            self.client_context = _object_from(ClientContext, client_context)
             self.client_context.client = _object_from(Client, self.client_context.client)
-        self.identity = _object_from(CognitoIdentity, {})
-        if cognito_identity is not None:
+        self.identity = CognitoIdentity()
+        if cognito_identity is None:
+            self.identity.cognito_identity_id = None
+            self.identity.cognito_identity_pool_id = None
+        else:
+            # A header that is JSON but not an object fails on these very lines, as it always has
+            # (the runtime's own frames are the whole trace then, so their text is what callers see).
             self.identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
             self.identity.cognito_identity_pool_id = cognito_identity.get("cognitoIdentityPoolId")
         self._epoch_deadline_time_in_ms = deadline_ms
@@ -528,10 +562,11 @@ def _marshal(result):
 
 
 def handle_invocation(client, handler, headers, body):
+    """One invocation; headers is the GET /next answer's, by lower-cased name."""
     global _current_request_id
-    request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+    request_id = headers.get("lambda-runtime-aws-request-id")
     _current_request_id = request_id
-    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    trace_id = headers.get("lambda-runtime-trace-id")
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
@@ -539,10 +574,10 @@ def handle_invocation(client, handler, headers, body):
 
     error = None
     try:
-        client_context = headers.get("Lambda-Runtime-Client-Context")
-        identity = headers.get("Lambda-Runtime-Cognito-Identity")
+        client_context = headers.get("lambda-runtime-client-context")
+        identity = headers.get("lambda-runtime-cognito-identity")
         try:
-            deadline_ms = int(headers.get("Lambda-Runtime-Deadline-Ms") or 0)
+            deadline_ms = int(headers.get("lambda-runtime-deadline-ms") or 0)
         except ValueError:
             deadline_ms = 0
         context = LambdaContext(
@@ -550,9 +585,9 @@ def handle_invocation(client, handler, headers, body):
             _parse_json_header(client_context, "Client Context") if client_context else None,
             _parse_json_header(identity, "Cognito Identity") if identity else None,
             deadline_ms,
-            headers.get("Lambda-Runtime-Invoked-Function-Arn"),
-            headers.get("Lambda-Runtime-Aws-Tenant-Id"))
-        event = _event_from(body, headers.get("Content-Type"))
+            headers.get("lambda-runtime-invoked-function-arn"),
+            headers.get("lambda-runtime-aws-tenant-id"))
+        event = _event_from(body, headers.get("content-type"))
         result, content_type = _marshal(handler(event, context))
     except Fault as f:
         error = error_document(f.message, f.error_type, f.trace, request_id)
