@@ -26,24 +26,11 @@
 #define CFG_SAMPLE_DEPTH 2
 
 struct cfg_ctx {
-  const char *file;   /* shown in messages */
-  const char *base_dir; /* relative CodeUri resolves against this */
-  char *message;
+  struct util_located loc; /* the file, and the first failure */
+  const char *base_dir;    /* relative CodeUri resolves against this */
 };
 
-static void cfg_fail(struct cfg_ctx *c, const char *path, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
-
-static void cfg_fail(struct cfg_ctx *c, const char *path, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (c->message) /* the first failure is the one reported */
-    return;
-  va_start(ap, fmt);
-  c->message = util_located_vmessage(c->file, path, fmt, ap);
-  va_end(ap);
-}
+#define cfg_fail(c, ...) util_located_fail(&(c)->loc, __VA_ARGS__)
 
 /* A short rendering of a JSON value for "got ..." (truncated). */
 static void cfg_got(const cJSON *v, char *out, size_t n)
@@ -387,10 +374,10 @@ static bool cfg_function(struct cfg_ctx *c, const char *path, const cJSON *obj,
       cfg_fail(c, p, "expected an existing directory, got \"%s\"%s%s", code_uri,
                joined && code_uri[0] != '/' ? " (resolved to " : "",
                joined && code_uri[0] != '/' ? joined : "");
-      if (c->message && joined && code_uri[0] != '/') {
-        char *m = util_asprintf("%s)", c->message);
-        free(c->message);
-        c->message = m;
+      if (c->loc.message && joined && code_uri[0] != '/') {
+        char *m = util_asprintf("%s)", c->loc.message);
+        free(c->loc.message);
+        c->loc.message = m;
       }
       free(joined);
       goto out;
@@ -799,12 +786,12 @@ static bool cfg_load_samples(struct cfg_ctx *outer, const char *dir, int depth, 
     struct stat st;
     if (sub && json && stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
       if (stat(json, &st) == 0) {
-        struct cfg_ctx c = {.file = json, .base_dir = sub};
+        struct cfg_ctx c = {.loc.file = json, .base_dir = sub};
         cJSON *root = cfg_parse_file(&c, json);
         ok = root && cfg_add_function(&c, cfg, "", root, sub);
         cJSON_Delete(root);
         if (!ok)
-          outer->message = c.message;
+          outer->loc.message = c.loc.message;
       } else if (depth + 1 < CFG_SAMPLE_DEPTH) {
         ok = cfg_load_samples(outer, sub, depth + 1, cfg);
       }
@@ -834,7 +821,7 @@ lemu_err_t config_load(const char *path, struct lemu_config *out, char **message
   cfg_defaults(out);
   if (path) {
     char resolved[PATH_MAX], *slash;
-    c.file = path;
+    c.loc.file = path;
     if (realpath(path, resolved)) {
       slash = strrchr(resolved, '/');
       if (slash)
@@ -848,12 +835,12 @@ lemu_err_t config_load(const char *path, struct lemu_config *out, char **message
   } else {
     char resolved[PATH_MAX];
     /* Absolute, so each sample's code directory is absolute too. */
-    c.file = realpath(config_samples_dir(), resolved) ? resolved : config_samples_dir();
-    out->source = util_strdup(c.file);
-    ok = cfg_load_samples(&c, c.file, 0, out);
+    c.loc.file = realpath(config_samples_dir(), resolved) ? resolved : config_samples_dir();
+    out->source = util_strdup(c.loc.file);
+    ok = cfg_load_samples(&c, c.loc.file, 0, out);
   }
   if (!ok) {
-    *message = c.message ? c.message : util_strdup("invalid configuration");
+    *message = c.loc.message ? c.loc.message : util_strdup("invalid configuration");
     config_cleanup(out);
     return LEMU_ERR_CONFIG;
   }
@@ -868,7 +855,7 @@ void config_defaults(struct lemu_config *out)
 lemu_err_t config_load_functions_json(const cJSON *functions, const char *file, const char *base_dir,
                                       struct lemu_config *out, char **message)
 {
-  struct cfg_ctx c = {.file = file, .base_dir = base_dir};
+  struct cfg_ctx c = {.loc.file = file, .base_dir = base_dir};
   const cJSON *it;
   int i = 0;
 
@@ -881,7 +868,7 @@ lemu_err_t config_load_functions_json(const cJSON *functions, const char *file, 
       path = path_buf;
     }
     if (!cfg_add_function(&c, out, path, it, NULL)) {
-      *message = c.message ? c.message : util_strdup("invalid configuration");
+      *message = c.loc.message ? c.loc.message : util_strdup("invalid configuration");
       return LEMU_ERR_CONFIG;
     }
   }

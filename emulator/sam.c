@@ -33,8 +33,7 @@
 #define SAM_INLINE_SUBDIR "sam-inline"
 
 struct sam_ctx {
-  const char *file;
-  char *message;            /* the first failure, "<file>: <path>: <reason>" */
+  struct util_located loc;  /* the template's path, and the first failure */
   cJSON *root;
   const cJSON *resources, *parameters, *conditions, *mappings, *globals;
   cJSON *overrides;         /* {"Name": "text"} from --parameter-overrides */
@@ -45,19 +44,7 @@ struct sam_ctx {
   int depth;
 };
 
-static void sam_fail(struct sam_ctx *c, const char *path, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
-
-static void sam_fail(struct sam_ctx *c, const char *path, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (c->message) /* the first failure is the one reported */
-    return;
-  va_start(ap, fmt);
-  c->message = util_located_vmessage(c->file, path, fmt, ap);
-  va_end(ap);
-}
+#define sam_fail(c, ...) util_located_fail(&(c)->loc, __VA_ARGS__)
 
 static char *sam_path(const char *parent, const char *key)
 {
@@ -748,7 +735,7 @@ static bool sam_fn(struct sam_ctx *c, const char *fn, const cJSON *arg, const ch
     const cJSON *it;
     bool ok = false;
     if (n < 2 || !sam_resolve(c, arg, path, &args) || !cJSON_IsArray(args)) {
-      if (!c->message)
+      if (!c->loc.message)
         sam_fail(c, path, "cannot resolve %s: expected a list of arguments", shown);
       cJSON_Delete(args);
       return false;
@@ -1022,7 +1009,7 @@ static bool sam_inline(struct sam_ctx *c, const struct sam_opts *opts, cJSON *en
   }
   cJSON_AddItemToObject(entry, "CodeUri", cJSON_CreateString(dir));
 out:
-  if (!ok && !c->message)
+  if (!ok && !c->loc.message)
     sam_fail(c, path, "out of memory");
   free(tmp);
   free(file);
@@ -1113,7 +1100,7 @@ static bool sam_events(struct sam_ctx *c, const char *id, const cJSON *props, co
         sam_fail(c, ep, "Type: expected an event source type such as Api");
         good = false;
       } else {
-        logs_info("%s: %s event %s of %s is not emulated; ignored", c->file, r->valuestring, ev->string, id);
+        logs_info("%s: %s event %s of %s is not emulated; ignored", c->loc.file, r->valuestring, ev->string, id);
         cJSON_Delete(r);
         free(ep);
         continue;
@@ -1471,7 +1458,7 @@ static bool sam_build(struct sam_ctx *c, const struct sam_opts *opts, cJSON *fun
 
 lemu_err_t sam_load(const char *path, const struct sam_opts *opts, struct lemu_config *cfg, char **message)
 {
-  struct sam_ctx c = {.file = path};
+  struct sam_ctx c = {.loc.file = path};
   cJSON *functions = cJSON_CreateObject();
   char resolved[PATH_MAX], *slash;
   lemu_err_t rc = LEMU_ERR_CONFIG;
@@ -1498,9 +1485,9 @@ lemu_err_t sam_load(const char *path, const struct sam_opts *opts, struct lemu_c
   rc = config_load_functions_json(functions, path, resolved, cfg, message);
 out:
   if (rc != LEMU_ERR_OK && !*message)
-    *message = c.message ? c.message : util_strdup("invalid template");
+    *message = c.loc.message ? c.loc.message : util_strdup("invalid template");
   else
-    free(c.message);
+    free(c.loc.message);
   cJSON_Delete(functions);
   cJSON_Delete(c.root);
   cJSON_Delete(c.overrides);

@@ -184,14 +184,18 @@ char *util_asprintf(const char *fmt, ...)
   return n < 0 ? NULL : s;
 }
 
-char *util_located_vmessage(const char *file, const char *path, const char *fmt, va_list ap)
+void util_located_fail(struct util_located *loc, const char *path, const char *fmt, ...)
 {
-  char *what = NULL, *out;
+  char *what = NULL;
+  va_list ap;
 
+  if (loc->message) /* the first failure is the one reported */
+    return;
+  va_start(ap, fmt);
   if (vasprintf(&what, fmt, ap) < 0)
     what = NULL;
-  out = path && *path ? util_asprintf("%s: %s: %s", file, path, what ? what : "")
-                      : util_asprintf("%s: %s", file, what ? what : "");
+  va_end(ap);
+  loc->message = path && *path ? util_asprintf("%s: %s: %s", loc->file, path, what ? what : "")
+                               : util_asprintf("%s: %s", loc->file, what ? what : "");
   free(what);
-  return out;
 }

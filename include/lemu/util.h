@@ -31,9 +31,14 @@ char *util_strdup(const char *s);
 /* printf into a new malloc'd string owned by the caller; NULL on failure. */
 char *util_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* A located message "FILE: PATH: text" ("FILE: text" when PATH is NULL or empty), the shape of
- * every config and template error; malloc'd, owned by the caller. */
-char *util_located_vmessage(const char *file, const char *path, const char *fmt, va_list ap)
-  __attribute__((format(printf, 3, 0)));
+/* The first failure of loading a file (config, template): "FILE: PATH: text" ("FILE: text" when
+ * PATH is NULL or empty). util_located_fail() keeps only the first; message is malloc'd, owned by
+ * whoever holds the struct. */
+struct util_located {
+  const char *file; /* shown in messages */
+  char *message;
+};
+void util_located_fail(struct util_located *loc, const char *path, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
 
 #endif
