@@ -314,6 +314,8 @@ def test_sigterm_stops_fast_and_leaves_no_handler(make_lemu):
         time.sleep(0.05)
     assert len(kids) >= n, "expected %d environments, lemu has children:\n%s" % (n, describe(kids))
     time.sleep(0.5)  # let each handler reach its sleep
+    # Read the table again: a child seen above may have been between its fork and its setpgid.
+    kids = {p: v for p, v in proc_table().items() if v[0] == pid}
     procs = descendants(pid)
     pgids = {v[1] for v in procs.values()}
     for p, (_, pg, _) in kids.items():

@@ -19,7 +19,8 @@ import botocore.exceptions
 import pytest
 
 from conftest import LEMU_BIN, sample
-from lemu_testlib import assert_serving, decode_tail, descendants, echo_fn, fn, report_re, request_id
+from lemu_testlib import (assert_serving, decode_tail, descendants, echo_fn, fn, proc_table, report_re,
+                          request_id)
 
 RATE_EXCEEDED = "Rate Exceeded."
 ACCOUNT = {"Region": "us-east-1", "AccountId": "123456789012"}
@@ -711,6 +712,14 @@ def test_a_cache_directory_others_may_write_is_not_used(make_lemu, tmp_path, mon
 # ---------------------------------------------------------------------------------------
 # no leak (issue 5 item 5)
 
+FDS_PER_ENVIRONMENT = 6  # an upper bound of the fds lemu holds for one live environment
+
+
+def environments(pid):
+    """lemu's child processes: one per live execution environment."""
+    return [p for p, (ppid, _, _) in proc_table().items() if ppid == pid]
+
+
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -856,7 +865,7 @@ def test_complete_requests_then_fin_are_answered_then_closed(make_lemu):
     pid = server.proc.pid
     assert_serving(server)
     no_retry_client(server).invoke(FunctionName="sleep", Payload=b"0")  # both environments warm
-    fd0 = fd_count(pid)
+    fd0, envs0 = fd_count(pid), len(environments(pid))
     big = json.dumps({"pad": "x" * (1 << 20)}).encode()
     cases = {
         "sync": (http_request("GET", "/2015-03-31/functions/echo"), True),
@@ -878,8 +887,11 @@ def test_complete_requests_then_fin_are_answered_then_closed(make_lemu):
             elif name == "big_body":
                 assert body == big
     time.sleep(0.3)
-    fd1 = fd_count(pid)
-    assert fd1 <= fd0 + 2, "lemu's fds %d -> %d" % (fd0, fd1)
+    fd1, envs1 = fd_count(pid), len(environments(pid))
+    # An invoke that finds its function's environment not yet idle again (a loaded machine) gets a
+    # new one, as on Lambda; its own fds (socket, pipe, cgroup and /proc files) are no leak.
+    allowed = 2 + FDS_PER_ENVIRONMENT * max(0, envs1 - envs0)
+    assert fd1 <= fd0 + allowed, "lemu's fds %d -> %d (environments %d -> %d)" % (fd0, fd1, envs0, envs1)
     assert_serving(server)
 
 
