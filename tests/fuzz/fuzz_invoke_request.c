@@ -30,6 +30,7 @@
 #include "lemu/aws_errors.h"
 #include "lemu/registry.h"
 
+#define FZ_MAX_RAW_ANSWERS 4 /* answers a raw input may draw (libmicrohttpd may split it) */
 #define FZ_RAW 0x80
 #define FZ_CHUNKED 0x40
 #define FZ_FIELDS 8
@@ -216,7 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   struct buf req = {0};
   struct fuzz_client c = {0};
-  struct fuzz_resp resp[2];
+  struct fuzz_resp resp[FZ_MAX_RAW_ANSWERS];
   bool raw, malformed;
   size_t n, i, used;
 
@@ -237,9 +238,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   fuzz_dump("request", req.data, req.len);
   fuzz_dump("response", c.in.data, c.in.len);
   skip_mhd_double_head(&c.in, raw);
-  n = fuzz_parse_responses(c.in.data ? c.in.data : "", c.in.len, false, resp, 2, &malformed, &used);
+  n = fuzz_parse_responses(c.in.data ? c.in.data : "", c.in.len, false, resp, FZ_MAX_RAW_ANSWERS,
+                           &malformed, &used);
   FUZZ_CHECK(!malformed);
-  FUZZ_CHECK(raw ? n <= 1 : n == 1);
+  /* A structured request gets exactly one answer. Raw header lines may hold more than one request
+   * as libmicrohttpd 0.9.75 parses them (a NUL line, a bare-LF empty line ends its header block
+   * early: docs/reliability.md findings 10-11); each answer is still checked below. */
+  FUZZ_CHECK(raw ? n <= FZ_MAX_RAW_ANSWERS : n == 1);
   FUZZ_CHECK(used == c.in.len); /* nothing truncated, nothing after the response */
   for (i = 0; i < n; i++) {
     FUZZ_CHECK(resp[i].status != 200);
