@@ -104,25 +104,16 @@ static size_t take_body(struct reader *r, const uint8_t **out)
 static void on_conn_io(int fd, uint32_t events, void *cls)
 {
   struct conn *c = cls;
-  char chunk[16384];
+  size_t got;
+  bool closed;
 
   (void)events;
-  for (;;) {
-    ssize_t n = read(fd, chunk, sizeof(chunk));
-    if (n > 0) {
-      if (buf_append(&c->in, chunk, (size_t)n) != LEMU_ERR_OK)
-        abort();
-      activity++;
-      continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && errno == EAGAIN)
-      return;
+  closed = fuzz_read_available(fd, &c->in, &got);
+  activity += got > 0;
+  if (closed) {
     c->eof = true;
     activity++;
     loop_unwatch(ctx->loop, fd);
-    return;
   }
 }
 

@@ -203,26 +203,37 @@ static inline void fuzz_client_stop(struct fuzz_client *c)
   loop_stop(c->loop);
 }
 
-static inline void fuzz_client_on_io(int fd, uint32_t events, void *cls)
+/* Append everything readable on the non-blocking fd to in. Returns whether the peer closed (EOF
+ * or an error); *got counts the bytes read. */
+static inline bool fuzz_read_available(int fd, struct buf *in, size_t *got)
 {
-  struct fuzz_client *c = cls;
   char chunk[16384];
 
-  (void)events;
+  *got = 0;
   for (;;) {
     ssize_t n = read(fd, chunk, sizeof(chunk));
     if (n > 0) {
-      if (buf_append(&c->in, chunk, (size_t)n) != LEMU_ERR_OK)
+      if (buf_append(in, chunk, (size_t)n) != LEMU_ERR_OK)
         abort();
+      *got += (size_t)n;
       continue;
     }
-    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-      c->eof = true;
-      fuzz_client_stop(c);
-      return;
-    }
-    if (errno == EAGAIN)
-      break;
+    if (n < 0 && errno == EINTR)
+      continue;
+    return !(n < 0 && errno == EAGAIN);
+  }
+}
+
+static inline void fuzz_client_on_io(int fd, uint32_t events, void *cls)
+{
+  struct fuzz_client *c = cls;
+  size_t got;
+
+  (void)events;
+  if (fuzz_read_available(fd, &c->in, &got)) {
+    c->eof = true;
+    fuzz_client_stop(c);
+    return;
   }
   if (c->want) {
     bool bad;
