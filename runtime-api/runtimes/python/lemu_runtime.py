@@ -26,6 +26,7 @@ import time
 
 API_VERSION = "/2018-06-01"
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+PIPELINE_MAX_BODY = 1 << 20  # results up to 1 MiB go out with the next GET /next (RuntimeClient)
 
 # Texts AWS's runtime logs and posts (lambda-reference.md §2.1).
 MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
@@ -274,7 +275,13 @@ class RuntimeClient:
     more than the rest of the shim). The two exchanges of every warm invoke (GET /next, POST
     /response) are one sendall and, lemu's answers being small, one recv each; their request bytes
     are built once (GET /next) or with one format (POST /response), and response headers land in a
-    plain dict by lower-cased name."""
+    plain dict by lower-cased name.
+
+    A result of at most PIPELINE_MAX_BODY bytes is posted with the next GET /next in the same
+    write (HTTP/1.1 pipelining; lemu answers the two in order): one wake-up of lemu and one
+    blocking round trip fewer per warm invoke. Only a result lemu cannot refuse is sent that way:
+    the size limit is far above it, so the runtime never has a GET /next outstanding after a
+    refused POST (it would exit with an invocation already promised to it)."""
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
@@ -286,7 +293,8 @@ class RuntimeClient:
         # The header lines every request carries after its request line (see _request).
         self._fixed_lines = "\r\nHost: %s:%d\r\nAccept-Encoding: identity\r\nUser-Agent: %s" % (
             self.host, self.port, self.user_agent)
-        self._next_request = None
+        self._next_request = self._request("GET", "/runtime/invocation/next")
+        self._next_sent = False  # a pipelined GET /next awaits its answer on self.sock
 
     def _close(self):
         if self.sock is not None:
@@ -296,6 +304,7 @@ class RuntimeClient:
                 pass
         self.sock = None
         self.buf = b""
+        self._next_sent = False  # a request sent on a closed connection is never answered
 
     def _fill(self):
         data = self.sock.recv(65536)
@@ -399,10 +408,18 @@ class RuntimeClient:
 
     def next_invocation(self):
         """(headers by lower-cased name, body) of the next invocation."""
-        request = self._next_request
-        if request is None:
-            request = self._next_request = self._request("GET", "/runtime/invocation/next")
-        status, headers, body = self._exchange(request)
+        status = None
+        if self._next_sent:  # sent with the last POST /response: only its answer is left to read
+            self._next_sent = False
+            try:
+                status, headers, body, will_close = self._read_response()
+            except (OSError, ValueError):
+                self._close()  # closed before answering: ask again on a new connection
+            else:
+                if will_close:
+                    self._close()
+        if status is None:
+            status, headers, body = self._exchange(self._next_request)
         if status != 200:
             raise RuntimeError("Failed to get next invocation: HTTP %d %s" % (status, body[:512]))
         return headers, body
@@ -414,7 +431,13 @@ class RuntimeClient:
             API_VERSION, path, self._fixed_lines, len(body), content_type)).encode("iso-8859-1")
         if body:
             request += body
-        self._post(path, body, None, request)
+        if len(body) > PIPELINE_MAX_BODY:
+            self._post(path, body, None, request)
+            return
+        self._post(path, body, None, request + self._next_request)
+        # The GET /next went out with it; a connection closed since (Connection: close, a retry
+        # on a fresh socket re-sent both) decides whether its answer is still to come.
+        self._next_sent = self.sock is not None
 
     def post_error(self, request_id, error):
         self._post("/runtime/invocation/%s/error" % request_id, to_json(error).encode("utf-8"),
