@@ -503,10 +503,82 @@ int envpool_max_memory_mb(struct env *env)
   return env->max_memory_mb;
 }
 
+/* The /proc scan behind kill_orphans() when the kernel has no /proc/PID/task/TID/children
+ * (CONFIG_PROC_CHILDREN): every process's PPid, O(processes on the machine). */
+static void kill_orphans_scan(const pid_t *envs, size_t n_envs);
+
+static int pid_cmp(const void *a, const void *b)
+{
+  pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+  return x < y ? -1 : x > y;
+}
+
+static void kill_if_orphan(pid_t pid, const pid_t *envs, size_t n_envs)
+{
+  if (pid > 0 && !bsearch(&pid, envs, n_envs, sizeof(*envs), pid_cmp))
+    kill(pid, SIGKILL); /* reaped by the loop's SIGCHLD handling, or at shutdown */
+}
+
 /* lemu is the subreaper of its handlers: a process that escaped its environment's process group
  * (double fork + setsid) is reparented to lemu when its parent dies. Without cgroups this is the
- * only way to find it: kill every child of lemu that is not a live environment's runtime. */
+ * only way to find it: kill every child of lemu that is not a live environment's runtime. lemu's
+ * children are listed per thread (a reparented orphan goes to one of lemu's threads) in
+ * /proc/self/task/TID/children, so this is O(lemu's children), not a walk of every process on
+ * the machine at every environment's death. */
 static void kill_orphans(struct lemu_ctx *ctx)
+{
+  pid_t *envs = malloc((ctx->n_envs ? ctx->n_envs : 1) * sizeof(*envs));
+  size_t n_envs = 0;
+  struct env *env;
+  DIR *tasks;
+  struct dirent *e;
+  bool listed = true;
+
+  if (!envs)
+    return;
+  for (env = ctx->envs; env; env = env->next)
+    if (env->pid > 0 && n_envs < ctx->n_envs)
+      envs[n_envs++] = env->pid;
+  qsort(envs, n_envs, sizeof(*envs), pid_cmp);
+  tasks = opendir("/proc/self/task");
+  while (tasks && listed && (e = readdir(tasks)) != NULL) {
+    char path[300], chunk[4096]; /* d_name is at most 255 bytes */
+    ssize_t r;
+    pid_t pid = 0;
+    int fd;
+
+    if (e->d_name[0] < '1' || e->d_name[0] > '9')
+      continue;
+    snprintf(path, sizeof(path), "/proc/self/task/%s/children", e->d_name);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      snprintf(path, sizeof(path), "/proc/self/task/%s", e->d_name);
+      if (errno == ENOENT && access(path, F_OK) == 0)
+        listed = false; /* the thread is there, its list is not: no CONFIG_PROC_CHILDREN */
+      continue;         /* otherwise the thread ended meanwhile */
+    }
+    /* "PID PID ... " in chunks: a number may be cut between two reads. */
+    while ((r = read(fd, chunk, sizeof(chunk))) > 0)
+      for (ssize_t i = 0; i < r; i++) {
+        if (chunk[i] >= '0' && chunk[i] <= '9') {
+          pid = pid * 10 + (chunk[i] - '0');
+          continue;
+        }
+        kill_if_orphan(pid, envs, n_envs);
+        pid = 0;
+      }
+    kill_if_orphan(pid, envs, n_envs);
+    close(fd);
+  }
+  if (tasks)
+    closedir(tasks);
+  if (!tasks || !listed)
+    kill_orphans_scan(envs, n_envs);
+  free(envs);
+}
+
+static void kill_orphans_scan(const pid_t *envs, size_t n_envs)
 {
   DIR *d = opendir("/proc");
   struct dirent *e;
@@ -518,8 +590,6 @@ static void kill_orphans(struct lemu_ctx *ctx)
     char path[64], line[256];
     FILE *f;
     pid_t pid = (pid_t)strtol(e->d_name, NULL, 10), ppid = 0;
-    struct env *env;
-    bool ours = false;
 
     if (pid <= 0)
       continue;
@@ -533,12 +603,8 @@ static void kill_orphans(struct lemu_ctx *ctx)
         break;
       }
     fclose(f);
-    if (ppid != self)
-      continue;
-    for (env = ctx->envs; env && !ours; env = env->next)
-      ours = env->pid == pid;
-    if (!ours)
-      kill(pid, SIGKILL); /* reaped by the loop's SIGCHLD handling, or at shutdown */
+    if (ppid == self)
+      kill_if_orphan(pid, envs, n_envs);
   }
   closedir(d);
 }
