@@ -42,6 +42,7 @@ HOLD_ENVS = 1000             # concurrent environments of the sleeping handler
 HOLD_MAX_MS = 60000          # the handler's hold if the harness never released it
 RSS_FLAT_INVOKES = 200000    # warm invokes between the two RSS samples
 RSS_FLAT_MAX_S = 45          # ... or this long, whichever comes first
+TPUT64_ROUND_S = 3.0         # each round of the 64-connection throughput row
 LEMU_START_TIMEOUT_S = 10
 LEMU_STOP_TIMEOUT_S = 30     # 1,000 environments take a while to kill and reap
 PEER_START_TIMEOUT_S = 90
@@ -297,9 +298,15 @@ class Bench:
             time.sleep(0.5)
             r["rss_before_kb"] = self.status_kb(proc.pid)
             n = RSS_FLAT_INVOKES // (10 if self.quick else 1)
-            r["tput_c64"] = self.load_cpu(proc, u, 64, count=n, duration=RSS_FLAT_MAX_S)
+            r["flat_c64"] = self.load_cpu(proc, u, 64, count=n, duration=RSS_FLAT_MAX_S)
             time.sleep(0.5)
             r["rss_after_kb"] = self.status_kb(proc.pid)
+            # The throughput row: the best of rounds, as every compared row (a neighbour's burst on
+            # this shared VM hits some rounds; the long run above is shown beside it).
+            rounds = [self.load_cpu(proc, u, 64, duration=TPUT64_ROUND_S)
+                      for _ in range(1 if self.quick else COMPARE_ROUNDS)]
+            r["tput_c64"] = best_by(rounds, "rps", highest=True)
+            r["tput_c64"]["rounds_rps"] = [x["rps"] for x in rounds]
         finally:
             self.stop_lemu(proc)
 
@@ -591,10 +598,18 @@ class Bench:
                 met = t["rps"] >= T_RPS_64
                 tgt = "≥ %s/s" % rate(T_RPS_64)
                 targets.append(("≥ 25,000 warm invokes/s with 64 connections (C)", rate(t["rps"]) + "/s", met))
+            detail = ""
+            if conns == 64:
+                detail = " (p50 %s)" % us(t["p50_us"])
+                if len(t.get("rounds_rps", [])) > 1:
+                    detail = " (p50 %s; best of %s/s)" % (us(t["p50_us"]), " · ".join(rate(x) for x in t["rounds_rps"]))
             add("throughput", "C echo invokes/s, %d conn%s (%d env%s)" % (conns, "" if conns == 1 else "s", conns,
                                                                          "" if conns == 1 else "s"),
-                rate(t["rps"]) + "/s" + ("" if conns != 64 else " (p50 %s)" % us(t["p50_us"])),
-                "%.2f" % (t["rps"] / fl[fkey]["rps"]), "", "", tgt, met)
+                rate(t["rps"]) + "/s" + detail, "%.2f" % (t["rps"] / fl[fkey]["rps"]), "", "", tgt, met)
+        if lm.get("flat_c64"):
+            t = lm["flat_c64"]
+            add("throughput", "C echo invokes/s, 64 conns, the %s-invoke run of the RSS row" % rate(t["requests"]),
+                rate(t["rps"]) + "/s (p50 %s)" % us(t["p50_us"]), "%.2f" % (t["rps"] / fl["c64"]["rps"]))
         for kind, label in (("python", "Python echo"), ("node", "Node echo")):
             t = lm.get("tput8_" + kind)
             if not t:
@@ -680,10 +695,10 @@ class Bench:
             add("memory", "idle lemu RSS (anon / file-backed: shared libraries)",
                 "%s (%s / %s)" % (mb(i["VmRSS"] / 1024), mb(i["RssAnon"] / 1024), mb(i["RssFile"] / 1024)),
                 "", "", "", "≤ %d MB" % T_IDLE_RSS_MB, met)
-        if lm.get("rss_before_kb") and lm.get("tput_c64"):
+        if lm.get("rss_before_kb") and lm.get("flat_c64"):
             a, b = lm["rss_before_kb"]["VmRSS"], lm["rss_after_kb"]["VmRSS"]
             pct = (b - a) * 100.0 / a
-            n = lm["tput_c64"]["requests"]
+            n = lm["flat_c64"]["requests"]
             met = (abs(pct) <= T_RSS_FLAT_PCT) if n >= RSS_FLAT_INVOKES else None  # --quick: fewer invokes
             targets.append(("RSS flat (±5%) across 200,000 warm invokes",
                             "%s → %s (%+.1f%%) over %s invokes" % (mb(a / 1024), mb(b / 1024), pct, rate(n)), met))
@@ -726,7 +741,10 @@ class Bench:
                      "the *invoke floor* is 2 × its round trip; latency rows show `× floor` against it (the "
                      "1-connection floor and the C warm row alternate in %d rounds, best of each shown). For "
                      "throughput rows `× floor` is invokes/s ÷ the floor's exchanges/s at the same concurrency "
-                     "(0.5 would be ideal)." % (m["mhd"], 1 if self.quick else COMPARE_ROUNDS))
+                     "(0.5 would be ideal). The 64-connection row is the best of %d rounds of %g s (each "
+                     "round's rate shown); the 200,000-invoke run of the RSS row is shown below it." % (
+                         m["mhd"], 1 if self.quick else COMPARE_ROUNDS, 1 if self.quick else COMPARE_ROUNDS,
+                         TPUT64_ROUND_S))
         if peer.get("ok"):
             lines.append("- **Peer**: serverless %s + serverless-offline %s (`build-release/bench-peer/`), the "
                          "same Python and Node echo handlers through its Lambda Invoke endpoint. The Python and Node "
