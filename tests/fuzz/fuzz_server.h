@@ -56,7 +56,7 @@ static inline int fuzz_connect(struct http_server *srv, void *tag)
   struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(40000),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 || fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0)
     abort();
   setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
   setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
