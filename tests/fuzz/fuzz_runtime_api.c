@@ -14,7 +14,10 @@
  * Request-Id of a /next answer) or text from the input; bodies, the Lambda-Runtime-Function-Error-
  * Type header and paths are input text. Runtime API connections are handed to the runtime daemon
  * tagged with the environment, as envpool does for a connection accepted on the environment's own
- * socket. After the operations the harness brings the environment back to idle: it answers an
+ * socket. Every request but GET /next is followed by a half-close (one request per connection:
+ * lemu answers, then closes); a GET /next connection stays open while it waits, as a runtime's
+ * does (a half-closed one is a runtime that hung up), and the harness closes it once it is
+ * answered. After the operations the harness brings the environment back to idle: it answers an
  * invocation still running, calls /next, and when an operation killed the environment (an init
  * error, op 7) invokes again, which spawns a new one. Spawns are counted and printed at exit.
  *
@@ -158,7 +161,10 @@ static struct conn *conn_open(enum conn_kind kind)
 static void conn_send(struct conn *c, struct buf *req)
 {
   fuzz_write_all(c->fd, req->data, req->len);
-  shutdown(c->fd, SHUT_WR); /* one request per connection: answered, then closed by lemu */
+  /* One request per connection: answered, then closed by lemu. Not a GET /next: a runtime keeps
+   * that connection open while it waits, and check_conns() closes it once it is answered. */
+  if (c->kind != C_NEXT)
+    shutdown(c->fd, SHUT_WR);
   buf_cleanup(req);
 }
 
@@ -341,7 +347,8 @@ static void pump_quiet(void)
   }
 }
 
-/* Check what came back on every connection; remember /next deliveries; free finished ones. */
+/* Check what came back on every connection; remember /next deliveries; free finished ones (a
+ * GET /next's connection, left open by lemu, is closed here once its answer is in). */
 static void check_conns(void)
 {
   size_t i;
@@ -355,7 +362,8 @@ static void check_conns(void)
     if (c->fd < 0)
       continue;
     n = fuzz_parse_responses(c->in.data ? c->in.data : "", c->in.len, c->head, r, 2, &malformed, &used);
-    if (malformed || n > 1 || (c->eof && !c->closed_by_us && (used != c->in.len || n != 1)))
+    if (malformed || n > 1 || (c->eof && !c->closed_by_us && (used != c->in.len || n != 1)) ||
+        (c->kind == C_NEXT && n == 1 && used != c->in.len))
       fuzz_dump(c->kind == C_INVOKE ? "invoke answer" : c->kind == C_NEXT ? "next answer" : "runtime answer",
                 c->in.data, c->in.len);
     FUZZ_CHECK(!malformed);
@@ -364,6 +372,8 @@ static void check_conns(void)
       FUZZ_CHECK(used == c->in.len); /* nothing truncated */
       FUZZ_CHECK(n == 1);            /* lemu closed it only after answering */
     }
+    if (c->kind == C_NEXT && n == 1)
+      FUZZ_CHECK(used == c->in.len); /* nothing after the answer (closed by us below) */
     if (n == 1) {
       if (c->kind == C_INVOKE) {
         if (r[0].error_type[0]) {
@@ -389,7 +399,7 @@ static void check_conns(void)
         }
       }
     }
-    if (c->eof || c->closed_by_us)
+    if (c->eof || c->closed_by_us || (c->kind == C_NEXT && n == 1))
       conn_free(c);
   }
 }
