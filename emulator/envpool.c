@@ -66,6 +66,7 @@ void envpool_hold_next(struct env *env, struct http_req *next_req)
   env->next_req = next_req;
   next_req->owner = env;
   next_req->on_close = on_next_req_closed;
+  next_req->close_on_peer_fin = true;
 }
 
 void envpool_park(struct env *env, struct http_req *next_req)
@@ -76,6 +77,7 @@ void envpool_park(struct env *env, struct http_req *next_req)
   env->next_req = next_req;
   next_req->owner = env;
   next_req->on_close = on_next_req_closed;
+  next_req->close_on_peer_fin = true;
   env->idle_prev = NULL;
   env->idle_next = fn->idle;
   if (fn->idle)

@@ -186,11 +186,24 @@ static void conn_queue_half_closed(struct http_server *srv, int fd)
   c->queued = true;
 }
 
+/* End a suspended request whose peer has gone (close_on_peer_fin): resumed with `aborted` set,
+ * on_access refuses it, so MHD closes the connection and on_completed runs the owner's on_close. */
+static void req_abort(struct http_server *srv, struct http_req *req, int fd)
+{
+  req->aborted = true;
+  req->suspended = false;
+  susp_unlink(srv, req);
+  shutdown(fd, SHUT_RDWR);
+  MHD_resume_connection(req->conn);
+  srv->resumed = true;
+}
+
 /* Called only when MHD is idle (it has read everything that came before the peer's FIN): a
  * half-closed connection with no complete request in progress can never get one, so its read
  * side is shut and MHD, woken by that, reads EOF and closes it. One whose request is dispatched
  * (suspended waiting for its answer, or writing the response) keeps it: on_completed queues it
- * again and it is closed once the response is out. */
+ * again and it is closed once the response is out -- unless the request asked to end with its
+ * peer (close_on_peer_fin: a runtime's parked GET /next), which ends it now. */
 static void conns_reap_half_closed(struct http_server *srv)
 {
   size_t i, n = srv->n_half_closed;
@@ -202,6 +215,10 @@ static void conns_reap_half_closed(struct http_server *srv)
     if (!c->queued)
       continue; /* closed (and its slot zeroed) since it was queued */
     c->queued = false;
+    if (c->req && c->req->suspended && c->req->close_on_peer_fin) {
+      req_abort(srv, c->req, fd);
+      continue;
+    }
     if (c->req && c->req->dispatched)
       continue;
     shutdown(fd, SHUT_RD);
@@ -283,6 +300,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
       buf_reserve(&req->body, clen);
     return MHD_YES;
   }
+  if (req->aborted) /* resumed by req_abort(): MHD closes the connection */
+    return MHD_NO;
   if (req->pending) { /* resumed with its answer */
     struct MHD_Response *resp = req->pending;
     req->pending = NULL;

@@ -45,9 +45,13 @@ struct http_req {
    * shut down, connection gone) on_close is called so the owner can forget it. */
   void *owner;
   void (*on_close)(struct http_req *req, void *owner);
+  /* Set by the handler: while suspended, the peer's FIN ends the request (connection closed,
+   * on_close called) instead of waiting for the answer. For a runtime's parked GET /next: a
+   * runtime that hung up will not read an invocation, so none may be given to it. */
+  bool close_on_peer_fin;
   /* internal */
   int conn_fd;          /* the connection's socket (-1 if unknown) */
-  bool suspended, dispatched, answered;
+  bool suspended, dispatched, answered, aborted;
   unsigned pending_status;
   struct MHD_Response *pending;
   struct http_req *susp_prev, *susp_next;

@@ -257,3 +257,59 @@ def test_response_at_the_limit_passes(make_lemu, tmp_path):
     assert "FunctionError" not in resp, body[:300]
     assert len(body) == RESPONSE_LIMIT
     assert body == b'"' + b"r" * (RESPONSE_LIMIT - 2) + b'"'
+
+
+# A runtime that hangs up while its GET /next is parked, then asks again on a new connection.
+RECONNECTING_RUNTIME = r'''#!@PYTHON@
+import os, socket, time
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+
+def ask(sock, method, path, body=b""):
+    sock.sendall(("%s /2018-06-01/runtime/%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                  % (method, path, host, len(body))).encode() + body)
+
+def answer(sock):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    while len(body) < int(headers.get("content-length", "0")):
+        body += sock.recv(65536)
+    return int(lines[0].split()[1]), headers
+
+def serve_one(sock, text):
+    status, headers = answer(sock)
+    assert status == 200, status
+    ask(sock, "POST", "invocation/%s/response" % headers["lambda-runtime-aws-request-id"], text)
+    answer(sock)
+
+sock = socket.create_connection((host, int(port)))
+ask(sock, "GET", "invocation/next")
+serve_one(sock, b'"first"')
+ask(sock, "GET", "invocation/next")  # parked: this environment is idle now
+time.sleep(0.3)
+sock.close()                         # ... and its runtime hangs up
+time.sleep(0.3)
+sock = socket.create_connection((host, int(port)))
+while True:
+    ask(sock, "GET", "invocation/next")
+    serve_one(sock, b'"again"')
+'''
+
+
+def test_a_runtime_that_hangs_up_its_parked_next_gets_no_invocation(make_lemu, tmp_path):
+    """A parked GET /next whose runtime hung up is dropped at once: the environment is not idle
+    any more, the runtime's new GET /next parks normally, and the next invocation goes there
+    (not into the dead connection, where it would wait for the function's timeout)."""
+    write_bootstrap(str(tmp_path / "fn" / "redial"), RECONNECTING_RUNTIME)
+    server = make_lemu({"Functions": [fn("redial", "fn/redial", timeout=3)]})
+    c = server.client()
+    first = c.invoke(FunctionName="redial")
+    assert "FunctionError" not in first and json.loads(first["Payload"].read()) == "first"
+    time.sleep(1.2)  # the runtime hangs up its parked /next and asks again
+    second = c.invoke(FunctionName="redial")
+    body = second["Payload"].read()
+    assert "FunctionError" not in second, body
+    assert json.loads(body) == "again", body  # the same environment, on its new connection
