@@ -8,8 +8,9 @@
  *   3 POST /init/error        4 Invoke rt (sync, on the API)    5 close the oldest open connection
  *   6 METHOD /2018-06-01/runtime/PATH (anything)
  *   7 'K': SIGKILL the environment's process group (a crash; the next request needs a new one, so
- *     a Runtime API request while there is none becomes an Invoke, which spawns it); 7 followed
- *     by any other byte just runs the loop
+ *     a Runtime API request while there is none becomes an Invoke, which spawns it); 7 'N': close
+ *     the parked GET /next's connection (a runtime that hangs up while idle; op 5 may close it
+ *     too); 7 followed by any other byte just runs the loop
  * ID is the request id of the last or the one before last delivery (from the Lambda-Runtime-Aws-
  * Request-Id of a /next answer) or text from the input; bodies, the Lambda-Runtime-Function-Error-
  * Type header and paths are input text. Runtime API connections are handed to the runtime daemon
@@ -19,14 +20,18 @@
  * does (a half-closed one is a runtime that hung up), and the harness closes it once it is
  * answered. After the operations the harness brings the environment back to idle: it answers an
  * invocation still running, calls /next, and when an operation killed the environment (an init
- * error, op 7) invokes again, which spawns a new one. Spawns are counted and printed at exit.
+ * error, op 7) invokes again, which spawns a new one. Spawns and hang-ups of a parked /next are
+ * counted and printed at exit.
  *
  * Invariants: every Runtime API request is answered once, with a status the RIE uses (200 for a
  * /next delivery, which names its request id; 202, 400, 403, 404, 413, 500), and a request that
  * cannot wait (all but /next) is answered at once; every Invoke is answered exactly once, 200 or
  * an error row of the catalog with its own status; every answer is well-formed HTTP with a length;
- * afterwards one environment is idle, no invocation is left, nothing holds a concurrency slot;
- * the process's open fds do not grow. */
+ * a parked GET /next whose connection the harness closes is dropped by lemu within the bound,
+ * and its environment is no longer idle (it gets no invocation until it asks again); a running
+ * invocation is always the last one delivered to a /next the harness held (never one sent into
+ * a dead connection); afterwards one environment is idle, no invocation is left, nothing holds a
+ * concurrency slot; the process's open fds do not grow. */
 #include "fuzz_server.h"
 
 #include <signal.h>
@@ -46,6 +51,7 @@
 #define FZ_FD_SLACK 8
 #define FZ_RT_PREFIX "/2018-06-01/runtime/"
 #define FZ_KILL_KEY 'K'      /* op 7 kills only when this byte follows; otherwise it only pumps the loop */
+#define FZ_HANG_UP_KEY 'N'   /* op 7 then this: the runtime hangs up its parked GET /next */
 
 enum conn_kind { C_NEXT, C_RT, C_INVOKE };
 
@@ -61,7 +67,7 @@ static struct lemu_ctx *ctx;
 static struct function *fn;
 static struct conn conns[FZ_MAX_CONNS];
 static char ids[2][LEMU_UUID_LEN + 1]; /* request ids of the last two /next deliveries */
-static unsigned long runs, first_env_id, activity;
+static unsigned long runs, first_env_id, activity, next_hang_ups;
 static int fd_baseline = -1;
 
 static const char config_json[] =
@@ -423,20 +429,64 @@ static void wait_answers(void)
   FUZZ_CHECK(!"a Runtime API request that cannot wait was not answered");
 }
 
+/* The harness hangs up c (a caller or a runtime closing its end). An open GET /next is always the
+ * one the environment is parked in (check_conns() closes a /next once it is answered, and every
+ * other /next is answered at once); lemu must notice the hang-up and drop it, not keep an idle
+ * environment whose next invocation would go into a dead connection. */
+static void conn_hang_up(struct conn *c)
+{
+  bool parked_next = c->kind == C_NEXT;
+  uint64_t start = util_now_us();
+  struct env *env = live_env();
+
+  if (parked_next)
+    FUZZ_CHECK(env && env->state == ENV_IDLE && env->next_req != NULL);
+  c->closed_by_us = true;
+  conn_free(c);
+  if (!parked_next)
+    return;
+  next_hang_ups++;
+  while ((env = live_env()) && env->next_req && util_now_us() - start < (uint64_t)FZ_BOUND_MS * 1000u)
+    iterate();
+  FUZZ_CHECK(env && env->next_req == NULL); /* dropped: the environment's process is still there */
+  FUZZ_CHECK(env->state == ENV_ANSWERED);   /* not idle: no invocation goes to it until it asks */
+}
+
 static void close_oldest(void)
 {
   size_t i;
 
   for (i = 0; i < FZ_MAX_CONNS; i++)
     if (conns[i].fd >= 0 && !conns[i].eof) {
-      conns[i].closed_by_us = true;
-      loop_unwatch(ctx->loop, conns[i].fd);
-      conns[i].eof = true;
-      close(conns[i].fd);
-      buf_cleanup(&conns[i].in);
-      conns[i].fd = -1;
+      conn_hang_up(&conns[i]);
       return;
     }
+}
+
+static void hang_up_next(void)
+{
+  size_t i;
+
+  for (i = 0; i < FZ_MAX_CONNS; i++)
+    if (conns[i].fd >= 0 && conns[i].kind == C_NEXT && !conns[i].eof) {
+      conn_hang_up(&conns[i]);
+      return;
+    }
+}
+
+/* A running invocation was delivered to a GET /next the harness held, and it was the last one: the
+ * harness has read its id (bounded: the delivery may still be on its way). */
+static void check_running_delivered(void)
+{
+  uint64_t start = util_now_us();
+  struct env *env;
+
+  while ((env = live_env()) && env->state == ENV_BUSY && env->inv && strcmp(env->inv->request_id, ids[0]) != 0) {
+    if (util_now_us() - start > (uint64_t)FZ_BOUND_MS * 1000u)
+      FUZZ_CHECK(!"an invocation runs that no open GET /next was given");
+    iterate();
+    check_conns();
+  }
 }
 
 static bool next_pending(void)
@@ -470,6 +520,7 @@ static void settle(void)
     pump_quiet();
     wait_answers();
     check_conns();
+    check_running_delivered();
     env = live_env();
     if (getenv("FUZZ_VERBOSE"))
       fprintf(stderr, "settle %d: env %s state %d, open: next %zu rt %zu invoke %zu\n", step, env ? "live" : "none",
@@ -513,8 +564,8 @@ static void settle(void)
 
 static void report(void)
 {
-  fprintf(stderr, "fuzz_runtime_api: %lu inputs, %lu environments spawned after the first\n", runs,
-          ctx->next_env_id - first_env_id);
+  fprintf(stderr, "fuzz_runtime_api: %lu inputs, %lu environments spawned after the first, %lu parked /next hung up\n",
+          runs, ctx->next_env_id - first_env_id, next_hang_ups);
 }
 
 static void setup_once(void)
@@ -600,7 +651,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       break;
     default: {
       /* only with 'K' after it: a spawn costs far more than any request (keeps exec/s up) */
-      struct env *env = take_byte(&r) == FZ_KILL_KEY ? live_env() : NULL;
+      unsigned key = take_byte(&r);
+      struct env *env = key == FZ_KILL_KEY ? live_env() : NULL;
+      if (key == FZ_HANG_UP_KEY)
+        hang_up_next();
       if (env && env->pid > 0 && kill(-env->pid, SIGKILL) == 0) {
         /* wait (bounded) until it has exited, so what follows sees it gone: deterministic */
         uint64_t start = util_now_us();
@@ -617,6 +671,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     pump_quiet();
     check_conns();
+    check_running_delivered();
     if (getenv("FUZZ_VERBOSE"))
       fprintf(stderr, "op %u done\n", op);
   }

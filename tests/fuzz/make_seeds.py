@@ -312,6 +312,11 @@ def seeds_runtime_api():
     put("runtime_api", invoke + bytes([ERR, 4]) + text("\x01\xff") + body("{}"))
     put("runtime_api", invoke + bytes([KILL, ord('K'), INIT_ERR, 1]) + text("Runtime.Init") + body("{}"))  # crash, re-init fails
     put("runtime_api", bytes([KILL, ord('K'), NEXT]) + resp_last + bytes([KILL, ord('K')]) + invoke + bytes([NEXT]) + resp_last)
+    # the runtime hangs up its parked /next (7 'N', or op 5 when it is the oldest), then asks
+    # again: the invocation must go to the new /next, not into the closed connection
+    put("runtime_api", bytes([KILL, ord('N'), NEXT]) + invoke + resp_last)
+    put("runtime_api", bytes([KILL, ord('N')]) + invoke + bytes([NEXT]) + resp_last)
+    put("runtime_api", bytes([CLOSE]) + invoke + bytes([NEXT]) + resp_last)
 
 
 if __name__ == "__main__":
