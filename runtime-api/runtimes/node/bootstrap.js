@@ -17,7 +17,7 @@
 'use strict';
 
 const fs = require('fs');
-const http = require('http');
+const net = require('net');
 const path = require('path');
 const util = require('util');
 const { pathToFileURL } = require('url');
@@ -132,42 +132,338 @@ function logError(label, error) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* The Runtime API client: one keep-alive connection (maxSockets 1), requests in order.       */
+/* The Runtime API client: one keep-alive HTTP/1.1 connection on a plain net.Socket, one      */
+/* exchange at a time as with http.Agent({maxSockets: 1}), but for the pipelined pair below.  */
+/* http's machinery (an Agent, a ClientRequest and an IncomingMessage per exchange, llhttp)   */
+/* cost more CPU per warm invoke than the rest of the shim; four fixed exchanges need none.   */
+/*                                                                                            */
+/* The request bytes are http.request's: the request line, the given headers, Content-Length  */
+/* when there is a body, Host, `Connection: keep-alive`, then the body, all one UTF-8 string  */
+/* (as http writes a string body with its head); a header value http refuses                  */
+/* (ERR_INVALID_CHAR) is refused with http's message. Answers are framed by Content-Length,   */
+/* chunked encoding or the connection's end; 1xx answers are skipped; `Connection: close` (or */
+/* HTTP/1.0) ends the connection after its answer.                                            */
+/*                                                                                            */
+/* The event loop: the socket is ref()'d while a request is outstanding (a GET /next waiting  */
+/* for work keeps the process alive, as does a POST awaiting 202) and unref()'d when none is, */
+/* so an idle connection never holds off 'beforeExit' (callbackWaitsForEmptyEventLoop, a      */
+/* handler that never answers, a promise never settled).                                      */
+/*                                                                                            */
+/* A POST /response of at most PIPELINE_MAX_BODY bytes goes out in one write with the next    */
+/* GET /next (HTTP/1.1 pipelining; lemu answers the two in order): one wake-up of lemu and    */
+/* one round trip fewer per warm invoke. lemu cannot refuse a result that small (its size     */
+/* limit is far above), and whatever the POST's answer the runtime's next request is that GET */
+/* /next (post() carries on after a non-202). The pair is queued one loop turn later          */
+/* (setImmediate), after this turn's unhandled rejections are reported: a request issued in   */
+/* between (the /error of the 'uncaughtException' / 'unhandledRejection' handlers, which then */
+/* exit) turns the pipelining off, so it goes out before any GET /next, as it did. An error   */
+/* thrown later, before the POST's answer, waits behind the GET /next, as one after the       */
+/* answer always did.                                                                         */
+
+const PIPELINE_MAX_BODY = 1 << 20;
+const INVALID_HEADER_CHAR = /[^\t\x20-\x7e\x80-\xff]/; // http's checkInvalidHeaderChar
+const MAX_HEAD_BYTES = 16 * 1024; // http's --max-http-header-size default
+// Response headers whose repeats http drops (the first counts); others are joined with ', '.
+const SINGLE_HEADERS = new Set(['age', 'authorization', 'content-length', 'content-type',
+  'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since',
+  'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'referer',
+  'retry-after', 'server', 'user-agent']);
+
+function codedError(message, code) {
+  const err = new Error(message);
+  err.code = code;
+  return err;
+}
 
 class RuntimeApiClient {
   constructor(address) {
     const colon = address.lastIndexOf(':');
     this.hostname = address.slice(0, colon).replace(/^\[|\]$/g, '') || '127.0.0.1';
-    this.port = parseInt(address.slice(colon + 1), 10);
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    this.port = parseInt(address.slice(colon + 1), 10) || 80; // http.request's fallback
+    const host = this.hostname.includes(':') ? `[${this.hostname}]` : this.hostname;
+    this.fixedLines = `Host: ${this.port === 80 ? host : `${host}:${this.port}`}\r\n` +
+      'Connection: keep-alive\r\n\r\n';
+    this.nextBytes = this.encode('GET', '/runtime/invocation/next');
+    this.socket = null;
+    this.socketUsed = false; // the socket carried a request before (http's req.reusedSocket)
+    this.sent = []; // requests written on this.socket, oldest first, awaiting their answers
+    this.buf = null; // bytes received and not yet consumed
+    this.need = 0; // a long answer's length in bytes: its later chunks are gathered in parts
+    this.parts = null;
+    this.have = 0;
+    this.queue = []; // units of requests waiting for the connection, written one at a time
+    this.deferred = null; // requests to queue at the next turn (a POST /response to pipeline)
+    this.nextAnswer = null; // the answer to a GET /next written with the last POST /response
+  }
+
+  /* The bytes of one request (throws what http.request would for a bad header value). */
+  encode(method, urlPath, body, headers) {
+    let head = `${method} ${API_PREFIX}${urlPath} HTTP/1.1\r\n`;
+    if (headers) {
+      for (const name of Object.keys(headers)) {
+        const value = String(headers[name]);
+        if (INVALID_HEADER_CHAR.test(value)) {
+          throw codedError(`Invalid character in header content ["${name}"]`, 'ERR_INVALID_CHAR');
+        }
+        head += `${name}: ${value}\r\n`;
+      }
+    }
+    if (body === undefined) return head + this.fixedLines;
+    return `${head}Content-Length: ${Buffer.byteLength(body)}\r\n${this.fixedLines}${body}`;
   }
 
   /* One request; resolves {status, headers, body}. A keep-alive socket that lemu closed while
-   * idle fails with ECONNRESET on reuse; that request is retried once on a fresh socket. */
-  request(method, urlPath, body, headers, retried) {
+   * idle fails on reuse; that request is retried once on a fresh socket. */
+  request(method, urlPath, body, headers, pipelineNext) {
     return new Promise((resolve, reject) => {
-      const req = http.request({
-        hostname: this.hostname, port: this.port, method, path: API_PREFIX + urlPath,
-        headers: Object.assign({}, headers || {},
-          body !== undefined ? { 'Content-Length': Buffer.byteLength(body) } : {}),
-        agent: this.agent,
-      }, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({
-          status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks),
-        }));
-        res.on('error', reject);
-      });
-      req.on('error', (err) => {
-        if (!retried && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
-          resolve(this.request(method, urlPath, body, headers, true));
-        } else {
-          reject(err);
-        }
-      });
-      req.end(body);
+      const req = { bytes: this.encode(method, urlPath, body, headers), resolve, reject,
+        reused: false, retried: false };
+      if (this.deferred !== null) {
+        this.deferred.push(req); // keeps the order; the pipelining is off (see flush)
+      } else if (pipelineNext) {
+        this.deferred = [req];
+        setImmediate(() => this.flush());
+      } else {
+        this.queue.push([req]);
+        this.pump();
+      }
     });
+  }
+
+  flush() {
+    const reqs = this.deferred;
+    this.deferred = null;
+    if (reqs.length === 1 && this.nextAnswer === null) {
+      const next = { bytes: this.nextBytes, reused: false, retried: false };
+      this.nextAnswer = new Promise((resolve, reject) => {
+        next.resolve = resolve;
+        next.reject = reject;
+      });
+      this.nextAnswer.catch(noop); // consumed (and any failure reported) by nextInvocation
+      this.queue.push([reqs[0], next]);
+    } else {
+      for (const req of reqs) this.queue.push([req]);
+    }
+    this.pump();
+  }
+
+  /* One exchange at a time, as http.Agent({maxSockets: 1}) had it: the next request is written
+   * when the last one is answered (the POST /response + GET /next pair is one unit). */
+  pump() {
+    if (this.sent.length === 0 && this.queue.length) this.write(this.queue.shift());
+  }
+
+  /* Writes reqs on the connection (opened if there is none) in one write. */
+  write(reqs) {
+    if (this.socket === null) this.connect();
+    let bytes = '';
+    for (const req of reqs) {
+      req.reused = this.socketUsed;
+      this.socketUsed = true;
+      this.sent.push(req);
+      bytes += req.bytes;
+    }
+    if (this.sent.length === reqs.length) this.socket.ref();
+    this.socket.write(bytes);
+  }
+
+  connect() {
+    const socket = net.connect({ host: this.hostname, port: this.port });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 1000); // as http.Agent({keepAlive: true}) does
+    socket.on('data', (chunk) => this.onData(socket, chunk));
+    socket.on('end', () => this.onEnd(socket, null));
+    socket.on('error', (err) => this.onEnd(socket, err));
+    socket.on('close', () => this.onEnd(socket, null));
+    this.socket = socket;
+    this.socketUsed = false;
+    this.buf = null;
+    this.need = 0;
+  }
+
+  /* Forgets the connection; returns the requests still awaiting an answer on it. */
+  drop() {
+    const socket = this.socket;
+    const pending = this.sent;
+    this.socket = null;
+    this.sent = [];
+    this.buf = null;
+    this.need = 0;
+    this.parts = null;
+    socket.destroy();
+    return pending;
+  }
+
+  onData(socket, chunk) {
+    if (socket !== this.socket) return;
+    if (this.need > 0) { // joined once, when the answer is complete (a 6 MB event: no n² copying)
+      this.parts.push(chunk);
+      this.have += chunk.length;
+      if (this.have < this.need) return;
+      this.buf = Buffer.concat(this.parts, this.have);
+      this.need = 0;
+      this.parts = null;
+    } else {
+      this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
+    }
+    while (this.socket === socket && this.buf !== null) {
+      if (this.sent.length === 0) { // bytes nobody asked for: this connection is unusable
+        this.drop();
+        return;
+      }
+      let res;
+      try {
+        res = this.parse(false);
+      } catch (err) {
+        const [req, ...rest] = this.drop();
+        req.reject(err);
+        if (rest.length) this.write(rest);
+        this.pump();
+        return;
+      }
+      if (res === null) return;
+      this.answered(res);
+    }
+  }
+
+  /* The end of the connection (EOF, an error, or close): an answer framed by the connection's
+   * end is complete; any other request awaiting an answer is retried once on a fresh socket if
+   * this one had been reused and no answer to it had begun (lemu closed an idle connection),
+   * and fails otherwise ('socket hang up' / 'aborted', as http says). */
+  onEnd(socket, error) {
+    if (socket !== this.socket) return;
+    if (this.sent.length && this.buf !== null) {
+      let res = null;
+      try {
+        res = this.parse(true);
+      } catch (_) { /* reported below as an aborted answer */ }
+      if (res !== null) this.answered(res);
+      if (socket !== this.socket) return;
+    }
+    const begun = this.buf !== null && this.buf.length > 0;
+    const pending = this.drop();
+    const retry = [];
+    pending.forEach((req, i) => {
+      const err = i === 0 && begun ? codedError('aborted', 'ECONNRESET')
+        : error || codedError('socket hang up', 'ECONNRESET');
+      if (!(i === 0 && begun) && req.reused && !req.retried &&
+          (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        req.retried = true;
+        retry.push(req);
+      } else {
+        req.reject(err);
+      }
+    });
+    if (retry.length) this.write(retry);
+    this.pump();
+  }
+
+  /* The oldest request's answer is complete: hand it over; `Connection: close` ends the
+   * connection (requests written after it go again on a new one). */
+  answered(res) {
+    const req = this.sent.shift();
+    if (res.close) {
+      const rest = this.drop();
+      if (rest.length) this.write(rest);
+    }
+    if (this.sent.length === 0) {
+      if (this.queue.length) this.pump();
+      else if (this.socket !== null) this.socket.unref();
+    }
+    req.resolve(res);
+  }
+
+  /* The first complete answer in this.buf ({status, headers, body, close}, consumed), or null
+   * if more bytes are needed; atEnd: the connection has ended (frames a length-less body). */
+  parse(atEnd) {
+    for (;;) {
+      const buf = this.buf;
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (buf.length > MAX_HEAD_BYTES) {
+          throw codedError('Parse Error: Header overflow', 'HPE_HEADER_OVERFLOW');
+        }
+        return null;
+      }
+      const lines = buf.toString('latin1', 0, end).split('\r\n');
+      const m = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]);
+      if (!m) throw codedError('Parse Error: Expected HTTP/', 'HPE_INVALID_CONSTANT');
+      const status = Number(m[2]);
+      const headers = {};
+      for (let i = 1; i < lines.length; i++) {
+        const line = lines[i];
+        const colon = line.indexOf(':');
+        if (colon <= 0) {
+          throw codedError('Parse Error: Invalid header token', 'HPE_INVALID_HEADER_TOKEN');
+        }
+        const name = line.slice(0, colon).toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        if (headers[name] === undefined) headers[name] = value;
+        else if (!SINGLE_HEADERS.has(name)) headers[name] += ', ' + value;
+      }
+      let start = end + 4;
+      if (status >= 100 && status < 200 && status !== 101) { // informational: the answer follows
+        this.buf = start < buf.length ? buf.subarray(start) : null;
+        if (this.buf === null) return null;
+        continue;
+      }
+      const connection = (headers.connection || '').toLowerCase();
+      let close = connection.includes('close') ||
+        (m[1] === '0' && !connection.includes('keep-alive'));
+      let body;
+      if (/chunked/i.test(headers['transfer-encoding'] || '')) {
+        const chunks = [];
+        for (;;) {
+          const eol = buf.indexOf('\r\n', start);
+          if (eol < 0) return null;
+          const size = parseInt(buf.toString('latin1', start, eol).split(';')[0].trim() || '0', 16);
+          if (Number.isNaN(size)) {
+            throw codedError('Parse Error: Invalid character in chunk size',
+              'HPE_INVALID_CHUNK_SIZE');
+          }
+          if (size === 0) { // trailers up to the empty line
+            let at = eol + 2;
+            for (;;) {
+              const lineEnd = buf.indexOf('\r\n', at);
+              if (lineEnd < 0) return null;
+              if (lineEnd === at) break;
+              at = lineEnd + 2;
+            }
+            body = Buffer.concat(chunks);
+            start = at + 2;
+            break;
+          }
+          if (buf.length < eol + 2 + size + 2) return null;
+          chunks.push(buf.subarray(eol + 2, eol + 2 + size));
+          start = eol + 2 + size + 2;
+        }
+      } else if (headers['content-length'] !== undefined) {
+        const length = Number(headers['content-length']);
+        if (!Number.isSafeInteger(length) || length < 0) {
+          throw codedError('Parse Error: Invalid character in Content-Length',
+            'HPE_INVALID_CONTENT_LENGTH');
+        }
+        if (buf.length < start + length) {
+          if (!atEnd) {
+            this.need = start + length;
+            this.parts = [buf];
+            this.have = buf.length;
+          }
+          return null;
+        }
+        body = buf.subarray(start, start + length);
+        start += length;
+      } else if (status === 204 || status === 304) {
+        body = Buffer.alloc(0);
+      } else { // no framing: the body runs to the connection's end
+        if (!atEnd) return null;
+        body = buf.subarray(start);
+        start = buf.length;
+        close = true;
+      }
+      this.buf = start < buf.length ? buf.subarray(start) : null;
+      return { status, headers, body, close };
+    }
   }
 
   /* A failure to talk to lemu is not something the function can recover from. */
@@ -176,8 +472,8 @@ class RuntimeApiClient {
     process.exit(1);
   }
 
-  post(urlPath, bodyString, headers, callback) {
-    this.request('POST', urlPath, bodyString, headers).then((res) => {
+  post(urlPath, bodyString, headers, callback, pipelineNext) {
+    this.request('POST', urlPath, bodyString, headers, pipelineNext).then((res) => {
       if (res.status !== 202) {
         process.stderr.write(`lemu node runtime: POST ${urlPath} answered ${res.status}: ` +
           `${res.body.toString('utf8', 0, 512)}\n`);
@@ -189,7 +485,9 @@ class RuntimeApiClient {
   async nextInvocation() {
     let res;
     try {
-      res = await this.request('GET', '/runtime/invocation/next');
+      const pipelined = this.nextAnswer;
+      this.nextAnswer = null;
+      res = await (pipelined || this.request('GET', '/runtime/invocation/next'));
     } catch (err) {
       this.fatal('GET /runtime/invocation/next', err);
     }
@@ -204,7 +502,8 @@ class RuntimeApiClient {
   postInvocationResponse(result, id, callback) {
     const body = serialize(result);
     this.post(`/runtime/invocation/${encodeURIComponent(id)}/response`, body,
-      { 'Content-Type': 'application/json' }, callback);
+      { 'Content-Type': 'application/json' }, callback,
+      Buffer.byteLength(body) <= PIPELINE_MAX_BODY);
   }
 
   postInvocationError(error, id, callback) {
