@@ -19,6 +19,7 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lemu/ephemeral.h"
@@ -31,6 +32,7 @@
 #define EPH_LOOP_TRIES 8      /* LOOP_CTL_GET_FREE races with other loop users */
 #define EPH_MOUNT_OPTS "noinit_itable,errors=continue"
 #define EPH_MAX_SIZES 8       /* sizes the worker keeps a spare file system of */
+#define EPH_REFILL_DELAY_US 20000u /* a spare taken by a lone cold start is replaced this late */
 #define EPH_LABEL "lemu-tmp"  /* the file systems' label (mkfs.ext4 -L) */
 /* The template cache (see docs/sandbox.md): bump EPH_TEMPLATE_FORMAT when what lemu does to an
  * image after mkfs changes; mkfs.ext4's options and identity are in the key already. */
@@ -585,6 +587,8 @@ struct ephemeral_loop {
   int sizes[EPH_MAX_SIZES]; /* keep a spare of these */
   size_t n_sizes;
   unsigned long seq; /* names tmp-<seq> */
+  uint64_t taken_us;        /* util_now_us() of the last create_loop() */
+  uint64_t refill_after_us; /* no spare is made before this (0: at once), see create_loop() */
 };
 
 
@@ -1012,6 +1016,15 @@ static void *worker_main(void *arg)
       pthread_cond_wait(&l->cv, &l->mu);
       continue;
     }
+    if (!l->stop && l->refill_after_us > util_now_us()) {
+      uint64_t wait_us = l->refill_after_us - util_now_us();
+      struct timespec ts = {(time_t)(wait_us / 1000000u), (long)(wait_us % 1000000u) * 1000};
+
+      pthread_mutex_unlock(&l->mu);
+      nanosleep(&ts, NULL);
+      pthread_mutex_lock(&l->mu);
+      continue;
+    }
     pthread_mutex_unlock(&l->mu);
     s = calloc(1, sizeof(*s));
     if (s && (s->dir = next_dir(l)) && fs_mount(l, t, s->dir) == 0) {
@@ -1166,8 +1179,17 @@ static char *create_loop(struct ephemeral *e, int size_mb)
       chmod(dir, 01777);
     }
   }
-  /* Keep a spare of this size from now on (a function's next cold start). */
+  /* Keep a spare of this size from now on (a function's next cold start). After a lone cold
+   * start it is made EPH_REFILL_DELAY_US later, not while the new environment starts: copying,
+   * LOOP_CONFIGURE and mount take ~2 ms of the CPU the child and lemu need then. In a burst
+   * (another take within the delay) it is made at once, as lemu's loop is busy spawning. */
   pthread_mutex_lock(&l->mu);
+  {
+    uint64_t now = util_now_us();
+
+    l->refill_after_us = now - l->taken_us >= EPH_REFILL_DELAY_US ? now + EPH_REFILL_DELAY_US : 0;
+    l->taken_us = now;
+  }
   for (i = 0; i < l->n_sizes && l->sizes[i] != size_mb; i++)
     ;
   if (i == l->n_sizes && l->n_sizes < EPH_MAX_SIZES && template_find(l, size_mb))
