@@ -10,17 +10,18 @@ Only the standard library is used. Tracebacks are trimmed up to the first frame 
 this runtime's folder (this file or bootstrap.py), as awslambdaric does, so a user's stack trace
 starts at the user's code.
 
-Cold start is `python3` plus these imports, so they are the lean ones (json, os, socket, sys, time):
-the Runtime API client is a plain socket (http.client pulls in the email package), and decimal,
-logging and traceback are imported when first needed. The root logger's handler is installed
-the moment anything imports logging (an import hook), so a handler's `logging.info()` looks the
-same as on AWS.
+Cold start is `python3` plus these imports, so they are the lean ones (importlib, os, sys, time and
+the C modules _json and _socket): the Runtime API client is a plain socket (http.client pulls in
+the email package; the socket module pulls in enum and selectors), events and results go through
+json's C accelerators exactly as json.loads / json.JSONEncoder would drive them (the json package
+compiles regular expressions, so it pulls in re), and decimal, logging, traceback and json itself
+are imported when first needed (an error path, or a handler that imported json). The root
+logger's handler is installed the moment anything imports logging (an import hook), so a
+handler's `logging.info()` looks the same as on AWS.
 """
 
 import importlib
-import json
 import os
-import socket
 import sys
 import time
 
@@ -189,20 +190,17 @@ def log_error(error):
 
 
 # ---- JSON: like awslambdaric's encoder (Decimal as a number, NaN allowed, UTF-8 kept on 3.12+) ----
+#
+# The json package is not imported on the way to the first result: its import compiles regular
+# expressions (re is ~5 ms of a cold start). Its C accelerators (_json) are driven here exactly as
+# json.loads(bytes or str) and json.JSONEncoder(ensure_ascii=..., allow_nan=True).encode() drive
+# them on every Python 3.6-3.13, whose json wrappers around them are the same; the functions below
+# keep the wrappers' Python frame depth too, so a recursion limit falls at the same nesting. Once
+# json is imported (by the handler, or by an error path here) it is used itself, as before, so a
+# handler's patch of json (JSONEncoder.default, say) applies as it always did. Without _json, or
+# on a Python whose json may differ, json is used from the start.
 
 _DECIMAL_MARK = "\u0000lemu-decimal-%d:" % os.getpid()
-
-
-class _Encoder(json.JSONEncoder):
-    def default(self, o):
-        # Only a handler that imported decimal can return a Decimal: no import here otherwise.
-        decimal = sys.modules.get("decimal")
-        if decimal is not None and isinstance(o, decimal.Decimal):
-            if o.is_nan():
-                return float("nan")
-            # The standard library cannot emit a raw number from default(); mark it and splice.
-            return _DECIMAL_MARK + str(o)
-        return super().default(o)
 
 
 def _keeps_unicode():
@@ -216,13 +214,140 @@ def _keeps_unicode():
         return True
 
 
-_ENCODER = _Encoder(ensure_ascii=not _keeps_unicode(), allow_nan=True)
-_encode = _ENCODER.encode
-_DECIMAL_MARK_JSON = json.dumps(_DECIMAL_MARK)[:-1]  # the marker as it appears inside a JSON string
+_ENSURE_ASCII = not _keeps_unicode()
+_legacy_encoder = None
+
+
+def _json_encoder():
+    """The encoder this runtime has always used, on the json package (imported now if need be)."""
+    global _legacy_encoder
+    if _legacy_encoder is None:
+        import json
+
+        class _Encoder(json.JSONEncoder):
+            def default(self, o):
+                # Only a handler that imported decimal can return a Decimal: no import otherwise.
+                decimal = sys.modules.get("decimal")
+                if decimal is not None and isinstance(o, decimal.Decimal):
+                    if o.is_nan():
+                        return float("nan")
+                    # The standard library cannot emit a raw number from default(): mark
+                    # it and splice.
+                    return _DECIMAL_MARK + str(o)
+                return super().default(o)
+
+        _legacy_encoder = _Encoder(ensure_ascii=_ENSURE_ASCII, allow_nan=True)
+    return _legacy_encoder
+
+
+class _ScanContext:
+    """The attributes _json.make_scanner reads from a json.JSONDecoder() (json.decoder's)."""
+
+    def __init__(self, parse_constant):
+        self.object_hook = None
+        self.parse_float = float
+        self.parse_int = int
+        self.parse_constant = parse_constant
+        self.strict = True
+        self.object_pairs_hook = None
+        self.memo = {}
+
+
+def _default(o):
+    """_Encoder.default (above), for the C encoder without the json package."""
+    decimal = sys.modules.get("decimal")
+    if decimal is not None and isinstance(o, decimal.Decimal):
+        if o.is_nan():
+            return float("nan")
+        return _DECIMAL_MARK + str(o)
+    import json
+    return json.JSONEncoder.default(_json_encoder(), o)  # raises json's TypeError, same frame depth
+
+
+try:
+    if not (3, 6) <= sys.version_info[:2] <= (3, 13):
+        raise ImportError("json not checked against this Python")
+    import _json
+    _c_make_encoder = _json.make_encoder
+    _c_encode_str = _json.encode_basestring_ascii if _ENSURE_ASCII else _json.encode_basestring
+    _c_encode_ascii = _json.encode_basestring_ascii
+    # json.decoder's constants: one NaN object for every NaN, as json.loads gives.
+    _scan_once = _json.make_scanner(_ScanContext({
+        "-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__))
+    # The arguments JSONEncoder.iterencode passes (no indent, default separators, no sorting).
+    _c_make_encoder({}, _default, _c_encode_str, None, ": ", ", ", False, False, True)
+    _TEST_DOC = '{"a": [1, 2.5, null, true, "\\u00e9"]}'
+    if (_scan_once(_TEST_DOC, 0) != ({"a": [1, 2.5, None, True, "\u00e9"]}, len(_TEST_DOC))
+            or "".join(_c_make_encoder({}, _default, _c_encode_ascii, None, ": ", ", ", False,
+                                       False, True)({"a": [1, 2.5, None, True, "\u00e9"]}, 0))
+            != _TEST_DOC):
+        raise ImportError("_json does not behave as expected")
+except Exception:
+    _scan_once = None
+
+_SLOW = object()  # _fast_loads: let json.loads decide
+
+
+def _fast_loads(s):
+    """json.loads(s) for the usual input (UTF-8 bytes or str, valid JSON), else _SLOW; called
+    where json.loads is (the same frame depth)."""
+    if isinstance(s, str):
+        if s.startswith("\ufeff"):
+            return _SLOW
+    elif isinstance(s, (bytes, bytearray)):
+        # json.detect_encoding says utf-8 when there is no BOM and no NUL in the first 2 bytes.
+        if s[:1] in (b"\x00", b"\xef", b"\xfe", b"\xff") or s[1:2] == b"\x00":
+            return _SLOW
+        try:
+            s = s.decode("utf-8", "surrogatepass")
+        except Exception:
+            return _SLOW
+    else:
+        return _SLOW
+    return _fast_decode(s)
+
+
+def _fast_decode(s):
+    """json.JSONDecoder.decode: whitespace, one value, whitespace, the end."""
+    n = len(s)
+    idx = 0
+    while idx < n and s[idx] in " \t\n\r":
+        idx += 1
+    result = _fast_raw_decode(s, idx)
+    if result is _SLOW:
+        return result
+    obj, end = result
+    while end < n and s[end] in " \t\n\r":
+        end += 1
+    return obj if end == n else _SLOW
+
+
+def _fast_raw_decode(s, idx):
+    try:
+        return _scan_once(s, idx)
+    except Exception:
+        return _SLOW  # json.loads raises the error (JSONDecodeError, RecursionError, ...) itself
+
+
+def _encode(obj):
+    """json.JSONEncoder.encode for _Encoder (ensure_ascii per AWS_EXECUTION_ENV, allow_nan)."""
+    if isinstance(obj, str):
+        return _c_encode_str(obj)
+    chunks = _iterencode(obj)
+    if not isinstance(chunks, (list, tuple)):
+        chunks = list(chunks)
+    return "".join(chunks)
+
+
+def _iterencode(obj):
+    return _c_make_encoder({}, _default, _c_encode_str, None, ": ", ", ", False, False, True)(obj, 0)
 
 
 def to_json(obj):
-    text = _encode(obj)
+    if _scan_once is None or "json" in sys.modules:
+        text = _json_encoder().encode(obj)
+    else:
+        text = _encode(obj)
     mark = _DECIMAL_MARK_JSON
     if mark in text:
         out, pos = [], 0
@@ -237,6 +362,11 @@ def to_json(obj):
             pos = end + 1
         text = "".join(out)
     return text
+
+
+# The marker as it appears inside a JSON string (json.dumps(_DECIMAL_MARK)[:-1]).
+_DECIMAL_MARK_JSON = (_c_encode_ascii(_DECIMAL_MARK) if _scan_once is not None
+                      else __import__("json").dumps(_DECIMAL_MARK))[:-1]
 
 
 def error_document(message, error_type, trace, request_id=None):
@@ -268,6 +398,46 @@ def exception_document(exc, request_id=None):
 
 
 # ---- the Runtime API client ----
+
+try:
+    import _socket
+except ImportError:  # a Python without it: the socket module (which needs it too) does the rest
+    _socket = None
+
+
+def _connect(host, port):
+    """socket.create_connection((host, port)) with TCP_NODELAY, on _socket's socket object (the
+    socket module's subclass only adds enums, makefile and a repr, none of them used here)."""
+    if _socket is None:
+        import socket
+        sock = socket.create_connection((host, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    # getaddrinfo encodes a str host with the idna codec, whose import pulls in re and stringprep
+    # (~3 ms); for an ASCII name that codec returns the name's bytes after checking the labels'
+    # lengths, so such a name goes as those bytes (any other as it is, for the codec's own error).
+    labels = host.split(".")
+    if (all(ord(c) < 128 for c in host) and all(0 < len(l) < 64 for l in labels[:-1])
+            and len(labels[-1]) < 64):
+        host = host.encode("ascii")
+    sock = error = None
+    for af, socktype, proto, _, address in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+        try:
+            sock = _socket.socket(af, socktype, proto)
+            sock.connect(address)
+            break
+        except OSError as e:
+            error = e  # create_connection raises the last address's error
+            if sock is not None:
+                sock.close()
+            sock = None
+    if sock is None:
+        if error is not None:
+            raise error
+        raise OSError("getaddrinfo returns an empty list")
+    sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+    return sock
+
 
 class RuntimeClient:
     """One keep-alive HTTP/1.1 connection to lemu's Runtime API for this environment, on a plain
@@ -384,8 +554,7 @@ class RuntimeClient:
             reused = self.sock is not None
             try:
                 if self.sock is None:
-                    self.sock = socket.create_connection((self.host, self.port))
-                    self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    self.sock = _connect(self.host, self.port)
                 self.sock.sendall(request)
                 status, resp_headers, data, will_close = self._read_response()
             except (OSError, ValueError):
@@ -532,6 +701,11 @@ class LambdaContext:
 
 def _parse_json_header(value, what):
     try:
+        if _scan_once is not None and "json" not in sys.modules:
+            obj = _fast_loads(value)
+            if obj is not _SLOW:
+                return obj
+        import json
         return json.loads(value)
     except Exception as e:
         raise Fault(CONTEXT_UNMARSHAL_ERROR, "Unable to parse %s JSON: %s" % (what, e))
@@ -570,6 +744,11 @@ def _event_from(body, content_type):
     if content_type is not None and content_type.split(";")[0].strip() != "application/json":
         return body
     try:
+        if _scan_once is not None and "json" not in sys.modules:
+            event = _fast_loads(body)
+            if event is not _SLOW:
+                return event
+        import json
         return json.loads(body)
     except Exception as e:
         raise Fault(UNMARSHAL_ERROR, "Unable to unmarshal input: %s" % e)
@@ -624,9 +803,34 @@ def handle_invocation(client, handler, headers, body):
         client.post_response(request_id, result, content_type)
 
 
+# What importing json and socket adds to sys.modules (top-level names, Python 3.6-3.13): this
+# runtime imported both at start until it used their C modules instead.
+_JSON_SOCKET_MODULES = frozenset((
+    "_collections", "_functools", "_heapq", "_locale", "_operator", "_sre", "array", "collections",
+    "copyreg", "enum", "errno", "functools", "heapq", "itertools", "json", "keyword", "math",
+    "operator", "re", "reprlib", "select", "selectors", "socket", "sre_compile", "sre_constants",
+    "sre_parse", "types"))
+
+
+def _import_shadowed(task_root):
+    """A function folder holding a module named like one of those would shadow the standard one
+    once the folder leads sys.path (for the handler, and for json imported later here): import
+    json and socket now, from the standard library, as this runtime always did then."""
+    try:
+        names = os.listdir(task_root)
+    except OSError:
+        return
+    for name in names:
+        if name.partition(".")[0] in _JSON_SOCKET_MODULES:
+            import json
+            import socket
+            return
+
+
 def main():
     _setup_streams()
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    _import_shadowed(task_root)
     # sys.path[0] is the runtime's folder (bootstrap.py's); the function's code takes its place, as on AWS.
     if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
         sys.path.pop(0)
