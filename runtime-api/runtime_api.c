@@ -1,6 +1,7 @@
 /* Runtime API handlers (see include/lemu/runtime_api.h). Each handler checks the environment's
  * state first and answers a request that does not fit it as the RIE does (InvalidRequestID,
  * InvalidStateTransition), so a confused or hostile runtime cannot disturb any invocation. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,15 +97,16 @@ static struct invocation *rt_running(struct http_req *req, struct env *env, cons
   return NULL;
 }
 
-static void rt_response(struct http_req *req, void *cls)
+/* POST .../{id}/response and .../{id}/error: the same checks and the same 202; they differ in
+ * the state they move to and in how the invocation ends (a result, or the function's error). */
+static void rt_answer(struct http_req *req, const char *to, bool is_error)
 {
   struct env *env = rt_env(req);
   struct invocation *inv;
   char *body;
   size_t len;
 
-  (void)cls;
-  if (!env || !(inv = rt_running(req, env, AWS_RAPI_STATE_INVOCATION_RESPONSE)))
+  if (!env || !(inv = rt_running(req, env, to)))
     return;
   if (req->too_big) {
     aws_rapi_error_send(req, AWS_RAPI_PAYLOAD_TOO_LARGE);
@@ -119,33 +121,22 @@ static void rt_response(struct http_req *req, void *cls)
   }
   body = buf_take(&req->body, &len);
   rt_accepted(req);
-  invoker_finish_response(inv, body, len, http_req_header(req, "Content-Type"));
+  if (is_error)
+    invoker_finish_function_error(inv, body, len, http_req_header(req, AWS_HDR_RT_ERROR_TYPE));
+  else
+    invoker_finish_response(inv, body, len, http_req_header(req, "Content-Type"));
+}
+
+static void rt_response(struct http_req *req, void *cls)
+{
+  (void)cls;
+  rt_answer(req, AWS_RAPI_STATE_INVOCATION_RESPONSE, false);
 }
 
 static void rt_error(struct http_req *req, void *cls)
 {
-  struct env *env = rt_env(req);
-  struct invocation *inv;
-  char *body;
-  size_t len;
-
   (void)cls;
-  if (!env || !(inv = rt_running(req, env, AWS_RAPI_STATE_INVOCATION_ERROR)))
-    return;
-  if (req->too_big) {
-    aws_rapi_error_send(req, AWS_RAPI_PAYLOAD_TOO_LARGE);
-    invoker_finish_platform_error(inv, AWS_FN_RESPONSE_TOO_LARGE,
-                                  aws_fn_error_body(AWS_FN_RESPONSE_TOO_LARGE));
-    return;
-  }
-  if (inv->hold_answer) {
-    env->held = true;
-    rt_accepted(req);
-    return;
-  }
-  body = buf_take(&req->body, &len);
-  rt_accepted(req);
-  invoker_finish_function_error(inv, body, len, http_req_header(req, AWS_HDR_RT_ERROR_TYPE));
+  rt_answer(req, AWS_RAPI_STATE_INVOCATION_ERROR, true);
 }
 
 static void rt_init_error(struct http_req *req, void *cls)
