@@ -18,6 +18,9 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+import conftest
 from conftest import sample
 
 REGION = "us-east-1"
@@ -390,3 +393,24 @@ def descendants(pid, table=None):
 def is_executable_file(path):
     st = os.stat(path)
     return stat.S_ISREG(st.st_mode) and os.access(path, os.X_OK)
+
+
+def start_as_nobody(base, config):
+    """lemu as uid/gid 65534, with a PATH that user can search (the interpreter lemu finds); the
+    test is skipped where lemu cannot start as that user (a checkout that user cannot read)."""
+    wrapper = os.path.join(base, "lemu-as-nobody")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups "
+                "env PATH=/usr/local/bin:/usr/bin:/bin %s \"$@\"\n" % os.path.realpath(conftest.LEMU_BIN))
+    os.chmod(wrapper, 0o755)
+    saved = conftest.LEMU_BIN
+    conftest.LEMU_BIN = wrapper
+    try:
+        server = conftest.LemuServer(base, config)
+        try:
+            server.start()
+        except AssertionError as e:
+            pytest.skip("lemu does not start as user nobody here: %s" % e)
+        return server
+    finally:
+        conftest.LEMU_BIN = saved

@@ -18,7 +18,7 @@ import pytest
 
 import conftest
 from conftest import sample
-from lemu_testlib import arn, decode_tail, fn, request_id
+from lemu_testlib import arn, decode_tail, fn, request_id, start_as_nobody
 
 RUNTIME = "python3.12"
 ISO_MS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
@@ -434,7 +434,7 @@ def test_unreadable_handler_file(make_lemu, tmp_path):
         os.chmod(os.path.join(code, "function.py"), 0)
         config = {"Functions": [py_fn("perm", code, handler="function.handler")]}
         if as_root:
-            server = _start_as_nobody(base, config)
+            server = start_as_nobody(base, config)
         else:
             server = make_lemu(config)
         try:
@@ -449,23 +449,3 @@ def test_unreadable_handler_file(make_lemu, tmp_path):
     finally:
         if as_root:
             shutil.rmtree(base, ignore_errors=True)
-
-
-def _start_as_nobody(base, config):
-    """lemu as uid/gid 65534, with a PATH that user can search (the interpreter lemu finds)."""
-    wrapper = os.path.join(base, "lemu-as-nobody")
-    with open(wrapper, "w") as f:
-        f.write("#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups "
-                "env PATH=/usr/local/bin:/usr/bin:/bin %s \"$@\"\n" % os.path.realpath(conftest.LEMU_BIN))
-    os.chmod(wrapper, 0o755)
-    saved = conftest.LEMU_BIN
-    conftest.LEMU_BIN = wrapper
-    try:
-        server = conftest.LemuServer(base, config)
-        try:
-            server.start()
-        except AssertionError as e:
-            pytest.skip("lemu does not start as user nobody here: %s" % e)
-        return server
-    finally:
-        conftest.LEMU_BIN = saved
