@@ -197,7 +197,16 @@ static void invoke_handler(struct http_req *req, void *cls)
   memcpy(inv->request_id, rid, sizeof(inv->request_id)); /* the id any fault log line named */
   inv->client_context = cc_json;
   cc_json = NULL;
-  inv->want_tail = log_type && !strcmp(log_type, AWS_LOG_TYPE_TAIL);
+  if (log_type && !strcmp(log_type, AWS_LOG_TYPE_TAIL)) {
+    /* Only these invocations carry the 4 KB ring: the rest stay small (a calloc per invoke). */
+    inv->tail = malloc(sizeof(*inv->tail));
+    if (!inv->tail) {
+      aws_error_send(req, rid, AWS_ERR_SERVICE);
+      invoker_abort(inv);
+      goto out;
+    }
+    logs_tail_init(inv->tail);
+  }
   if (fired)
     invoker_set_fault(inv, &hit);
   {

@@ -127,7 +127,7 @@ struct env *envpool_find_answered(struct lemu_ctx *ctx, struct function *fn)
 static void env_emit_line(struct env *env, const char *p, size_t n)
 {
   struct invocation *inv = env->inv;
-  struct logs_tail *tail = inv && inv->phase == INV_RUNNING && inv->want_tail ? &inv->tail : NULL;
+  struct logs_tail *tail = inv && inv->phase == INV_RUNNING ? inv->tail : NULL;
 
   if (n > 0 && p[n - 1] == '\r')
     n--;

@@ -61,7 +61,6 @@ struct invocation *invoker_create(struct lemu_ctx *ctx, struct function *fn, str
   inv->invoked_arn = util_strdup(invoked_arn);
   inv->trace_id = make_trace_id();
   loop_timer_init(&inv->timer, on_timer, inv);
-  logs_tail_init(&inv->tail);
   inv->all_next = ctx->invocations;
   if (ctx->invocations)
     ctx->invocations->all_prev = inv;
@@ -117,6 +116,7 @@ static void inv_free(struct invocation *inv)
   }
   blob_unref(inv->payload);
   free(inv->invoked_arn);
+  free(inv->tail);
   free(inv->client_context);
   free(inv->trace_id);
   free(inv->fault_body);
@@ -151,7 +151,7 @@ static void inv_end(struct invocation *inv, char *body, size_t len, const char *
 {
   struct env *env = inv->env;
   const char *name = inv->fn->cfg.name;
-  struct logs_tail *tail = inv->want_tail ? &inv->tail : NULL;
+  struct logs_tail *tail = inv->tail;
   double duration_ms, init_ms = -1;
   int max_mb = 0;
 
@@ -319,7 +319,7 @@ void invoker_deliver(struct invocation *inv, struct env *env, struct http_req *n
   inv->started_us = now;
   if (!inv->deadline_armed)
     arm_deadline(inv);
-  logs_start(inv->fn->cfg.name, inv->want_tail ? &inv->tail : NULL, inv->request_id, inv->version);
+  logs_start(inv->fn->cfg.name, inv->tail, inv->request_id, inv->version);
   resp = http_resp_blob(inv->payload);
   snprintf(deadline, sizeof(deadline), "%llu", (unsigned long long)inv->deadline_epoch_ms);
   http_resp_header(resp, "Content-Type", AWS_CONTENT_TYPE_JSON);

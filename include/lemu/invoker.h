@@ -54,7 +54,6 @@ struct invocation {
   void *on_done_cls;
   struct env *env;
   enum inv_phase phase;
-  bool want_tail;
   bool oom;                     /* ended by the memory limit: REPORT shows Max Memory = Memory Size */
   /* An injected fault (fault_catalog's FAULT_* action) and what it needs, copied from the rule so
    * a rule deleted meanwhile cannot pull it away. */
@@ -68,7 +67,7 @@ struct invocation {
   uint64_t started_us;          /* when it was delivered (Duration starts here), 0 before */
   uint64_t deadline_epoch_ms;
   struct loop_timer timer;      /* the deadline while running; the handoff wait while queued */
-  struct logs_tail tail;
+  struct logs_tail *tail;       /* LogType=Tail: the last 4 KB of its log (owned), else NULL */
   struct invocation *all_prev, *all_next; /* ctx->invocations: every live invocation */
 };
 
