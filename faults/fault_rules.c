@@ -138,27 +138,46 @@ static bool whole_in(const cJSON *v, double lo, double hi)
 }
 
 /* glibc's regcomp copies a subexpression once per '+' and per bound of {m,n}, so stacked or
- * nested repetitions cost memory exponentially (tests/fuzz: "(b|c)+++..." took 2.4 GB), and
- * back-references make regexec exponential in time. This estimates the node count the way the
- * compiler expands it -- an atom counts 1, a group the sum of its contents, a repetition multiplies
- * its atom by the copies it makes -- and refuses a Match.Regex above FAULT_MAX_REGEX_NODES. */
-static bool regex_bounded(const char *re)
+ * nested repetitions cost memory exponentially (tests/fuzz: "(b|c)+++..." took 2.4 GB), a
+ * repetition of something that can match the empty string makes its epsilon closures explode
+ * (tests/fuzz: "x?+++++++++++++" took 38 s to compile, "((((x?)+)+)+)+)+" 10 s), and
+ * back-references make regexec exponential in time. This walks the expression the way the
+ * compiler expands it -- an atom counts 1, a group the sum of its contents, a repetition
+ * multiplies its atom by the copies it makes -- and refuses a Match.Regex above
+ * FAULT_MAX_REGEX_NODES, with a back-reference, or with any repetition ('*', '+', '?', {m,n})
+ * of something that can match the empty string ("x?+", "(a*)+", "(a|)*": POSIX leaves stacked
+ * repetitions undefined, and each has a plain equivalent such as "x*"). Sets *nullable_repeat
+ * when that last rule is what refused it. */
+struct regex_scan_level {
+  double sum;          /* nodes before this group */
+  bool seq_nullable;   /* the enclosing branch so far can match empty */
+  bool alt_nullable;   /* an earlier branch of the enclosing group can match empty */
+};
+
+static bool regex_bounded(const char *re, bool *nullable_repeat)
 {
-  double stack[FAULT_MAX_REGEX_LEN], sum = 0, last = 0;
+  struct regex_scan_level stack[FAULT_MAX_REGEX_LEN];
+  double sum = 0, last = 0;
   size_t depth = 0;
   const char *p;
+  /* Nullability: of the current branch so far, of any earlier branch of the current group, of
+   * the last atom (what a repetition applies to), and of the branch before that atom. */
+  bool seq_nullable = true, alt_nullable = false, last_nullable = false, before_last = true;
+  bool have_atom = false;
 
+  *nullable_repeat = false;
   if (strlen(re) > FAULT_MAX_REGEX_LEN)
     return false;
   for (p = re; *p; p++) {
     double copies = 0;
+    bool atom = false, atom_nullable = false, repeat = false, may_be_empty = false;
+
     if (*p == '\\') {
       if (p[1] >= '1' && p[1] <= '9')
         return false; /* a back-reference */
       if (p[1])
         p++;
-      last = 1;
-      sum += 1;
+      atom = true;
     } else if (*p == '[') { /* a bracket expression is one atom: skip to its closing ']' */
       p++;
       if (*p == '^')
@@ -175,18 +194,35 @@ static bool regex_bounded(const char *re)
       }
       if (!*p)
         break;
-      last = 1;
-      sum += 1;
+      atom = true;
     } else if (*p == '(') {
-      stack[depth++] = sum;
+      stack[depth].sum = sum;
+      stack[depth].seq_nullable = seq_nullable;
+      stack[depth].alt_nullable = alt_nullable;
+      depth++;
       sum = last = 0;
+      seq_nullable = true;
+      alt_nullable = false;
+      have_atom = false;
     } else if (*p == ')' && depth > 0) {
+      bool group_nullable = seq_nullable || alt_nullable;
+      depth--;
       last = sum + 1;
-      sum = stack[--depth] + last;
+      sum = stack[depth].sum + last;
+      alt_nullable = stack[depth].alt_nullable;
+      before_last = stack[depth].seq_nullable;
+      seq_nullable = before_last && group_nullable;
+      last_nullable = group_nullable;
+      have_atom = true;
     } else if (*p == '|') {
+      alt_nullable = alt_nullable || seq_nullable;
+      seq_nullable = true;
       last = 0;
-    } else if (*p == '+') {
-      copies = 2;
+      have_atom = false;
+    } else if (*p == '+' || *p == '*' || *p == '?') {
+      repeat = true;
+      copies = *p == '+' ? 2 : 0;
+      may_be_empty = *p != '+';
     } else if (*p == '{' && p[1] >= '0' && p[1] <= '9') {
       char *end;
       unsigned long m = strtoul(p + 1, &end, 10), n = m;
@@ -194,9 +230,29 @@ static bool regex_bounded(const char *re)
         n = end[1] >= '0' && end[1] <= '9' ? strtoul(end + 1, &end, 10) : (end++, m + 1);
       copies = (double)(n > m ? n : m) + 1;
       p = *end == '}' ? end : p;
-    } else if (*p != '*' && *p != '?') {
+      repeat = true;
+      may_be_empty = m == 0; /* {0,n} can match empty, as '*' and '?' do */
+    } else {
+      atom = true;
+      atom_nullable = *p == '^' || *p == '$'; /* anchors match the empty string */
+    }
+    if (atom) {
       last = 1;
       sum += 1;
+      before_last = seq_nullable;
+      seq_nullable = seq_nullable && atom_nullable;
+      last_nullable = atom_nullable;
+      have_atom = true;
+    }
+    if (repeat && have_atom) {
+      if (last_nullable) {
+        *nullable_repeat = true;
+        return false;
+      }
+      if (may_be_empty) { /* x*, x?, x{0,n} match empty: nothing may repeat them again */
+        last_nullable = true;
+        seq_nullable = before_last;
+      }
     }
     if (copies > 0) {
       sum += last * (copies - 1);
@@ -206,7 +262,7 @@ static bool regex_bounded(const char *re)
       return false;
   }
   while (depth > 0)
-    sum += stack[--depth];
+    sum += stack[--depth].sum;
   return sum <= FAULT_MAX_REGEX_NODES;
 }
 
@@ -255,9 +311,13 @@ static bool parse_condition(struct fault_rule *r, const cJSON *it, char **messag
     fm->op = sw ? MATCH_STARTS_WITH : MATCH_REGEX;
     fm->value = cJSON_Duplicate(s, true);
     if (rx) {
-      if (!regex_bounded(s->valuestring))
-        return fail(message, "%s: too costly: at most 1024 characters, no back-references, and "
-                    "repetitions that copy at most 100000 nodes (\"(a|b)++++\" doubles per +)",
+      bool nullable_repeat;
+      if (!regex_bounded(s->valuestring, &nullable_repeat))
+        return fail(message, nullable_repeat
+                    ? "%s: too costly: a repetition of something that can match the empty string "
+                      "(\"x?+\", \"(a*)+\", \"(a|)*\"; write \"x*\" or \"(a|b)*\" instead)"
+                    : "%s: too costly: at most 1024 characters, no back-references, and "
+                      "repetitions that copy at most 100000 nodes (\"(a|b)++++\" doubles per +)",
                     "Match[].Regex");
       if (regcomp(&fm->re, s->valuestring, REG_EXTENDED | REG_NOSUB) != 0)
         return fail(message, "%s: not a valid POSIX extended regular expression", "Match[].Regex");

@@ -656,6 +656,16 @@ BAD_RULES = [
     ({"Function": "echo", "Fault": "throttle", "Match": "$.test"}, "Match"),
     ({"Function": "echo", "Fault": "throttle", "Match": {"Eq": "x"}}, "Match[].Path"),
     ({"Function": "echo", "Fault": "throttle", "Match": {"Path": "$.a", "Regex": "("}}, "Match[].Regex"),
+    # Regexes glibc compiles in exponential time or memory (found by tests/fuzz fault_rules): a
+    # repetition of something that can match empty (38 s and 10 s to compile), stacked copies
+    # (2.4 GB), a back-reference. Each must be refused at once, not freeze the loop.
+    ({"Function": "echo", "Fault": "throttle", "Match": {"Path": "$.a", "Regex": "^ax?+++++++++++++$"}},
+     "Match[].Regex"),
+    ({"Function": "echo", "Fault": "throttle", "Match": {"Path": "$.a", "Regex": "^(((((x?)+)+)+)+)+$"}},
+     "Match[].Regex"),
+    ({"Function": "echo", "Fault": "throttle", "Match": {"Path": "$.a", "Regex": "^a(b|c)" + "+" * 55 + "$"}},
+     "Match[].Regex"),
+    ({"Function": "echo", "Fault": "throttle", "Match": {"Path": "$.a", "Regex": "(a)\\1"}}, "Match[].Regex"),
     ({"Function": "echo", "Fault": "throttle", "Match": {"Path": "$.a", "Exists": "yes"}}, "Match[].Exists"),
     ({"Function": "echo", "Fault": "throttle", "Match": {"Path": "$.a", "Eq": 1, "Regex": "x"}}, "Match[]"),
     ({"Function": "echo", "Fault": "throttle", "Match": {"Path": "$.a", "Eq": 1, "Source": "Headers"}},
@@ -687,6 +697,16 @@ def test_bad_rule_is_400_validation_exception_naming_the_field(make_lemu, tmp_pa
     assert set(doc) == {"Type", "message"} and doc["Type"] == "User", doc
     assert doc["message"].startswith(field + ":"), doc["message"]
     assert list_rules(server) == [], "a rejected rule was added"
+
+
+@pytest.mark.parametrize("regex", ["(a|b)*", "^a(b|c)+$", "(ab*)+", "(a*b)+", "(a+)+", "x{1,3}+",
+                                   "ab?c?d+", "a|b?", "^$"])
+def test_ordinary_regexes_are_accepted(make_lemu, tmp_path, regex):
+    """The cost guard refuses repetitions of what can match empty, not ordinary repetition."""
+    server = start(make_lemu, tmp_path)
+    st, _, body = http_call(server, "POST", "/lemu/v1/faults", {
+        "Function": "echo", "Fault": "throttle", "Match": {"Path": "$.a", "Regex": regex}})
+    assert st == 201, (st, body)
 
 
 # ---------------------------------------------------------------------------------------
