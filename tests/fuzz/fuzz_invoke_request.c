@@ -265,14 +265,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   buf_cleanup(&c.in);
   buf_cleanup(&req);
   if (++runs % FZ_FD_EVERY == 0 || runs == 64) {
-    int fds;
     fuzz_loop_settle(ctx->loop, 20);
-    fds = fuzz_count_fds();
-    if (fd_baseline < 0)
-      fd_baseline = fds;
-    if (fds > fd_baseline + FZ_FD_SLACK)
-      fprintf(stderr, "fuzz: %d open fds after %lu inputs, %d after the first 64\n", fds, runs, fd_baseline);
-    FUZZ_CHECK(fds <= fd_baseline + FZ_FD_SLACK);
+    fuzz_check_fds(&fd_baseline, FZ_FD_SLACK, runs, 64);
   }
   return 0;
 }

@@ -253,17 +253,27 @@ static void send_invoke(const uint8_t *body, size_t n)
   conn_send(c, &req);
 }
 
+/* Opens a runtime-side connection and starts req on it; false when conn_open() handed out an
+ * Invoke connection instead (the runtime ones are all taken), whose request is then complete
+ * but for its body. */
+static bool rt_request_start(struct conn **c, struct buf *req)
+{
+  *c = conn_open(C_RT);
+  buf_init(req, SIZE_MAX);
+  if ((*c)->kind != C_INVOKE)
+    return true;
+  append_str(req, "POST /2015-03-31/functions/rt/invocations HTTP/1.1\r\n");
+  return false;
+}
+
 /* POST /invocation/ID/{response,error} or /init/error. */
 static void send_post(const char *what, const uint8_t *id, size_t id_len, const uint8_t *etype, size_t etype_len,
                       bool with_etype, const uint8_t *body, size_t n)
 {
   struct buf req;
-  struct conn *c = conn_open(C_RT);
+  struct conn *c;
 
-  buf_init(&req, SIZE_MAX);
-  if (c->kind == C_INVOKE) {
-    append_str(&req, "POST /2015-03-31/functions/rt/invocations HTTP/1.1\r\n");
-  } else {
+  if (rt_request_start(&c, &req)) {
     append_str(&req, "POST " FZ_RT_PREFIX);
     if (!strcmp(what, "init/error")) {
       append_str(&req, what);
@@ -288,12 +298,9 @@ static void send_raw(unsigned method, const uint8_t *path, size_t path_len, cons
 {
   static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"};
   struct buf req;
-  struct conn *c = conn_open(C_RT);
+  struct conn *c;
 
-  buf_init(&req, SIZE_MAX);
-  if (c->kind == C_INVOKE) {
-    append_str(&req, "POST /2015-03-31/functions/rt/invocations HTTP/1.1\r\n");
-  } else {
+  if (rt_request_start(&c, &req)) {
     append_str(&req, methods[method % 6]);
     c->head = !strcmp(methods[method % 6], "HEAD");
     append_str(&req, " " FZ_RT_PREFIX);
@@ -679,13 +686,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   FUZZ_CHECK(ctx->invocations == NULL);
   FUZZ_CHECK(fn->in_flight == 0);
   FUZZ_CHECK(live_env() && live_env()->state == ENV_IDLE);
-  if (++runs % FZ_FD_EVERY == 0 || runs == 32) {
-    int fds = fuzz_count_fds();
-    if (fd_baseline < 0)
-      fd_baseline = fds;
-    if (fds > fd_baseline + FZ_FD_SLACK)
-      fprintf(stderr, "fuzz: %d open fds after %lu inputs, %d after the first 32\n", fds, runs, fd_baseline);
-    FUZZ_CHECK(fds <= fd_baseline + FZ_FD_SLACK);
-  }
+  if (++runs % FZ_FD_EVERY == 0 || runs == 32)
+    fuzz_check_fds(&fd_baseline, FZ_FD_SLACK, runs, 32);
   return 0;
 }

@@ -321,4 +321,18 @@ static inline int fuzz_count_fds(void)
   return n - 1; /* the directory's own fd */
 }
 
+/* The server targets' leak check: the process holds at most slack fds more than at the first
+ * count (*baseline, -1 until then); after_first names that count in the message. */
+static inline void fuzz_check_fds(int *baseline, int slack, unsigned long runs, unsigned long after_first)
+{
+  int fds = fuzz_count_fds();
+
+  if (*baseline < 0)
+    *baseline = fds;
+  if (fds > *baseline + slack)
+    fprintf(stderr, "fuzz: %d open fds after %lu inputs, %d after the first %lu\n", fds, runs, *baseline,
+            after_first);
+  FUZZ_CHECK(fds <= *baseline + slack);
+}
+
 #endif
