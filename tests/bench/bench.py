@@ -788,6 +788,11 @@ class Bench:
                      "round's rate shown); the 200,000-invoke run of the RSS row is shown below it." % (
                          m["mhd"], 1 if self.quick else COMPARE_ROUNDS, 1 if self.quick else COMPARE_ROUNDS,
                          TPUT64_ROUND_S))
+        lines.append("- **Throughput floor**: `tests/bench/relay.c` (`lemu-relay`), lemu's architecture with "
+                     "nothing else in it: one thread, one epoll loop, an Invoke and a Runtime API libmicrohttpd "
+                     "daemon with suspended connections, 64 copies of the same C echo runtime; no validation, logs, "
+                     "sandbox, limits or timers. Its 64-connection rounds alternate with lemu's, so both see the "
+                     "same minutes of the machine.")
         if peer.get("ok"):
             lines.append("- **Peer**: serverless %s + serverless-offline %s (`build-release/bench-peer/`), the "
                          "same Python and Node echo handlers through its Lambda Invoke endpoint. The Python and Node "
