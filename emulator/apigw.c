@@ -1653,6 +1653,7 @@ lemu_err_t apigw_start(struct lemu_ctx *ctx)
       .routes = NULL, .n_routes = 0, .not_found = apigw_handle,
       .not_found_max_body = APIGW_MAX_REQUEST_BODY, .cls = gw, .listen_host = gw->host,
       .listen_port = chosen ? ctx->cfg.api_listen_port : APIGW_DEFAULT_PORT,
+      .name = "the API Gateway front",
     };
     gw->srv = http_server_create(ctx->loop, &o);
     if (!gw->srv) {

@@ -55,10 +55,26 @@ struct http_server {
   struct loop_timer idle_timer; /* wakes the loop when MHD has a connection to time out */
 };
 
+/* libmicrohttpd's own messages are debug lines, except one a user must see: a request whose
+ * header fields do not fit the connection's pool is answered 431 by libmicrohttpd before lemu sees
+ * it, so nothing else would say why the request (a runtime's result, say) went missing. */
 static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-  (void)cls;
+  struct http_server *srv = cls;
+  char msg[512] = "";
+
+  if (srv && strstr(fmt, "response code is")) { /* the only message formatted here */
+    va_list copy;
+    va_copy(copy, ap);
+    vsnprintf(msg, sizeof(msg), fmt, copy);
+    va_end(copy);
+  }
   logs_vdebug(fmt, ap);
+  if (strstr(msg, "response code is 431"))
+    logs_warn("%s refused a request whose header fields are larger than lemu's %u KB per-connection "
+              "limit (431 Request Header Fields Too Large; Lambda accepts up to 1 MB of headers)%s%s",
+              srv->opts.name ? srv->opts.name : "an HTTP server", HTTP_CONNECTION_MEMORY / 1024,
+              srv->opts.oversize_hint ? ": " : "", srv->opts.oversize_hint ? srv->opts.oversize_hint : "");
 }
 
 static bool route_match(const char *pattern, const char *path, char **params, size_t *n_params)
@@ -493,7 +509,7 @@ struct http_server *http_server_create(struct loop *loop, const struct http_serv
                                  MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
                                  MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-                                 MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
+                                 MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, srv,
                                  MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
                                  MHD_OPTION_END);
   if (!srv->daemon) {

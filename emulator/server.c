@@ -175,12 +175,15 @@ lemu_err_t server_create(struct lemu_ctx **out, struct lemu_config *cfg, const s
       .routes = ctx->api_routes, .n_routes = ctx->n_api_routes,
       .not_found = api_not_found,
       .cls = ctx, .listen_host = ctx->cfg.listen_host, .listen_port = ctx->cfg.listen_port,
-      .idle_timeout_s = SERVER_API_IDLE_TIMEOUT_S,
+      .idle_timeout_s = SERVER_API_IDLE_TIMEOUT_S, .name = "the Invoke API",
     };
     struct http_server_opts rt = {
       .routes = runtime_api_routes, .n_routes = runtime_api_n_routes,
       .not_found = runtime_api_not_found, .cls = ctx, .no_listen = true,
-      .idle_timeout_s = SERVER_RUNTIME_IDLE_TIMEOUT_S,
+      .idle_timeout_s = SERVER_RUNTIME_IDLE_TIMEOUT_S, .name = "the Runtime API",
+      .oversize_hint = "usually a runtime's Lambda-Runtime-Function-XRay-Error-Cause header "
+                       "(awslambdaric puts a deep stack trace there); that invocation's result is "
+                       "lost and it ends at its timeout (docs/reliability.md)",
     };
     rc = LEMU_ERR_HTTP;
     ctx->api = http_server_create(ctx->loop, &api);

@@ -67,6 +67,8 @@ struct http_server_opts {
   unsigned listen_port;         /* 0 = ephemeral */
   bool no_listen;               /* connections come only from http_server_add_connection() */
   unsigned idle_timeout_s;      /* close a connection idle this long (suspended ones never); 0 = never */
+  const char *name;             /* for lemu's own warnings ("the Runtime API") */
+  const char *oversize_hint;    /* appended to the warning for a request refused as too large */
 };
 
 /* Start a daemon driven by loop. NULL on failure (the reason is logged). */

@@ -313,3 +313,27 @@ def test_a_runtime_that_hangs_up_its_parked_next_gets_no_invocation(make_lemu, t
     body = second["Payload"].read()
     assert "FunctionError" not in second, body
     assert json.loads(body) == "again", body  # the same environment, on its new connection
+
+
+def test_headers_above_the_pool_are_refused_with_a_warning_that_says_why(make_lemu, tmp_path):
+    """A known limit (docs/reliability.md): libmicrohttpd refuses a runtime request whose header
+    fields do not fit lemu's 16 KB per-connection pool (431) before lemu sees it. lemu cannot
+    answer it as Lambda would, but it says so on stderr, and the runtime's next request works."""
+    server, _, results = start_scripted(make_lemu, tmp_path)
+    err = '{"errorMessage":"deep","errorType":"RecursionError"}'
+    headers = {"Lambda-Runtime-Function-Error-Type": "Unhandled", "Content-Type": "application/json"}
+    big = dict(headers, **{"Lambda-Runtime-Function-XRay-Error-Cause": '{"x":"%s"}' % ("x" * 20000)})
+    small = dict(headers, **{"Lambda-Runtime-Function-XRay-Error-Cause": '{"x":"%s"}' % ("x" * 2000)})
+    steps = [{"path": "/runtime/invocation/{id}/error", "body": err, "headers": big},
+             {"path": "/runtime/invocation/{id}/error", "body": err, "headers": small}]
+    resp, body, res = run_steps(server.client(), results, steps)
+    assert res[0]["status"] != 202, res[0]  # 431, or a reset while the rest was still being sent
+    assert res[1]["status"] == 202, res[1]
+    assert resp["FunctionError"] == "Unhandled" and body == err.encode()
+    deadline = time.monotonic() + 5
+    while "refused a request" not in server.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ("lemu: warning: the Runtime API refused a request whose header fields are larger than "
+            "lemu's 16 KB per-connection limit (431 Request Header Fields Too Large; Lambda accepts up "
+            "to 1 MB of headers): usually a runtime's Lambda-Runtime-Function-XRay-Error-Cause header") \
+        in server.stderr_text()
