@@ -390,6 +390,26 @@ def descendants(pid, table=None):
     return {p: table[p] for p in out}
 
 
+def alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return False
+    return data[data.rfind(")") + 2:].split()[0] != "Z"
+
+
+def wait_gone(pids, timeout):
+    """The pids still alive after waiting up to timeout seconds for all of them to be gone."""
+    deadline = time.monotonic() + timeout
+    left = {p for p in pids if alive(p)}
+    while left and time.monotonic() < deadline:
+        time.sleep(0.01)
+        left = {p for p in left if alive(p)}
+    return left
+
+
 def is_executable_file(path):
     st = os.stat(path)
     return stat.S_ISREG(st.st_mode) and os.access(path, os.X_OK)

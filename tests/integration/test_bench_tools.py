@@ -10,12 +10,12 @@ import json
 import os
 import signal
 import subprocess
-import time
 import urllib.request
 
 import pytest
 
 from conftest import REPO, sample
+from lemu_testlib import descendants, wait_gone
 
 BENCH = os.path.join(REPO, "tests", "bench")
 START_TIMEOUT_S = 10
@@ -49,22 +49,6 @@ def load(tools, url, conns, count, body='{"k":"v"}'):
     return json.loads(p.stdout)
 
 
-def children(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_floor_answers_200_empty_object(tools):
     proc, url = start([os.path.join(tools, "lemu-floor"), "0"])
     try:
@@ -82,7 +66,7 @@ def test_relay_hands_every_invoke_to_a_runtime_and_answers_with_the_event(tools)
     proc, url = start([os.path.join(tools, "lemu-relay"), "3", os.path.join(sample("echo"), "bootstrap")])
     invoke = url + "/2015-03-31/functions/echo/invocations"
     try:
-        runtimes = children(proc.pid)
+        runtimes = sorted(descendants(proc.pid))
         assert len(runtimes) == 3, runtimes
         for payload in (b'{"n": 1}', b'"text"', b'[' + b'7,' * 5000 + b'7]'):
             with urllib.request.urlopen(urllib.request.Request(invoke, data=payload), timeout=10) as r:
@@ -95,10 +79,7 @@ def test_relay_hands_every_invoke_to_a_runtime_and_answers_with_the_event(tools)
         assert (res["requests"], res["errors"], res["non2xx"], res["status"]["2xx"]) == (2000, 0, 0, 2000)
     finally:
         stop(proc)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while any(alive(pid) for pid in runtimes) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not any(alive(pid) for pid in runtimes), "the relay's runtimes outlived it"
+    assert not wait_gone(runtimes, START_TIMEOUT_S), "the relay's runtimes outlived it"
 
 
 def test_relay_refuses_a_bad_count(tools):

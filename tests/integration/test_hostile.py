@@ -14,8 +14,8 @@ import threading
 import time
 
 from conftest import REPO, sample
-from lemu_testlib import (assert_serving, decode_tail, descendants, echo_fn, fn, proc_table,
-                          report_re, request_id)
+from lemu_testlib import (alive, assert_serving, decode_tail, descendants, echo_fn, fn, proc_table,
+                          report_re, request_id, wait_gone)
 
 INVALID_REQUEST_ID = {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
 
@@ -65,28 +65,9 @@ def pids_running(exe):
     return out
 
 
-def alive(pid):
-    """True while pid exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            data = f.read()
-    except OSError:
-        return False
-    return data[data.rfind(")") + 2:].split()[0] != "Z"
-
-
 # How long a process that must die with its environment (or with lemu) may take to be gone: a
 # bound for a loaded machine; wait_gone() returns as soon as they are.
 GONE_WITHIN_S = 5.0
-
-
-def wait_gone(pids, timeout):
-    deadline = time.monotonic() + timeout
-    left = {p for p in pids if alive(p)}
-    while left and time.monotonic() < deadline:
-        time.sleep(0.01)
-        left = {p for p in left if alive(p)}
-    return left
 
 
 class Healthy:
