@@ -390,6 +390,34 @@ def descendants(pid, table=None):
     return {p: table[p] for p in out}
 
 
+def _read_proc(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError as e:
+        return "?(%s)" % e.strerror
+
+
+def process_snapshot(pid):
+    """Each thread of pid and of its descendants (state, kernel wait channel, syscall number), as
+    text: what a process that does not stop is waiting in, for a failure message."""
+    out = []
+    for p in [pid] + sorted(descendants(pid)):
+        out.append("pid %d: %s" % (p, _read_proc("/proc/%d/cmdline" % p).replace("\0", " ")))
+        try:
+            tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % p))
+        except OSError:
+            continue
+        for tid in tids:
+            base = "/proc/%d/task/%d/" % (p, tid)
+            st = _read_proc(base + "stat")
+            state = st[st.rfind(")") + 2:].split()[0] if ")" in st else "?"
+            out.append("  tid %d %-16s %s wchan=%s syscall=%s" % (
+                tid, _read_proc(base + "comm"), state, _read_proc(base + "wchan"),
+                _read_proc(base + "syscall").split(" ")[0]))
+    return "\n".join(out)
+
+
 def alive(pid):
     """True while pid exists and is not a zombie."""
     try:
