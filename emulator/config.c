@@ -15,6 +15,7 @@
 
 #include "lemu/apigw.h"
 #include "lemu/buf.h"
+#include "lemu/aws_errors.h"
 #include "lemu/config.h"
 #include "lemu/util.h"
 
@@ -348,10 +349,11 @@ static bool cfg_function(struct cfg_ctx *c, const char *path, const cJSON *obj,
     free(p);
     p = cfg_path(path, "Architectures");
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 1 || !cJSON_IsString(v->child) ||
-        (strcmp(v->child->valuestring, "x86_64") && strcmp(v->child->valuestring, "arm64"))) {
-      cfg_expected(c, p, v, "[\"x86_64\"] or [\"arm64\"]");
+        (strcmp(v->child->valuestring, AWS_ARCH_X86_64) && strcmp(v->child->valuestring, AWS_ARCH_ARM64))) {
+      cfg_expected(c, p, v, "[\"" AWS_ARCH_X86_64 "\"] or [\"" AWS_ARCH_ARM64 "\"]");
       goto out;
     }
+    fc->arm64 = strcmp(v->child->valuestring, AWS_ARCH_ARM64) == 0;
   }
   if (!cfg_environment(c, path, obj, fc))
     goto out;

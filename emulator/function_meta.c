@@ -86,7 +86,7 @@ struct fnmeta *fnmeta_attach(struct lemu_ctx *ctx, struct function *fn)
   m->next_version = 1;
   loop_timer_init(&m->timer, on_transition_done, m);
   m->role = util_asprintf(FNMETA_DEFAULT_ROLE_FMT, ctx->cfg.account_id);
-  m->architecture = util_strdup(AWS_ARCH_X86_64);
+  m->architecture = util_strdup(fn->cfg.arm64 ? AWS_ARCH_ARM64 : AWS_ARCH_X86_64);
   m->tracing_mode = util_strdup(AWS_TRACING_PASS_THROUGH);
   m->log_format = util_strdup(AWS_LOG_FORMAT_TEXT);
   m->log_group = util_asprintf(FNMETA_LOG_GROUP_FMT, fn->cfg.name);

@@ -44,6 +44,7 @@ struct function_config {
   int memory_mb;
   int ephemeral_mb;
   int reserved_concurrency; /* -1 = not set */
+  bool arm64;         /* Architectures ["arm64"]: reported by GetFunction, the code runs natively */
   char **env;         /* "KEY=VALUE" strings from Environment.Variables */
   size_t n_env;
 };

@@ -570,6 +570,22 @@ def test_config_function_wins_a_name_clash(make_lemu, tmp_path):
     assert len(os.listdir(tmp_path / "state" / "code")) == 1  # the shadowed function's code is kept
 
 
+def test_config_architectures_are_what_get_function_reports(make_lemu, tmp_path):
+    echo = {"Runtime": "provided.al2023", "Handler": "echo", "CodeUri": sample("echo")}
+    config = {"Functions": [dict(echo, FunctionName="arm", Architectures=["arm64"]),
+                            dict(echo, FunctionName="intel", Architectures=["x86_64"]),
+                            dict(echo, FunctionName="unsaid")]}
+    c = client(start(make_lemu, tmp_path, config=config))
+    for name, arch in (("arm", "arm64"), ("intel", "x86_64"), ("unsaid", "x86_64")):
+        assert c.get_function_configuration(FunctionName=name)["Architectures"] == [arch], name
+    listed = {f["FunctionName"]: f["Architectures"] for f in c.list_functions()["Functions"]}
+    assert listed == {"arm": ["arm64"], "intel": ["x86_64"], "unsaid": ["x86_64"]}
+    version = c.publish_version(FunctionName="arm")
+    assert version["Architectures"] == ["arm64"]
+    # the code runs natively: the architecture is reported, not emulated
+    assert c.invoke(FunctionName="arm", Payload=b'{"a": 1}')["Payload"].read() == b'{"a": 1}'
+
+
 # ---------------------------------------------------------------------------------------
 # code packages that try to escape
 
