@@ -57,14 +57,15 @@ static void send_validation(struct http_req *req, const char *rid, const char *v
   free(msg);
 }
 
-static void invoke_handler(struct http_req *req, void *cls)
+/* Invoke, or with legacy_async the deprecated InvokeAsync: the same checks in the same order, an
+ * Event that takes no qualifier, log type or client context, and its own size limit. */
+static void invoke_serve(struct http_req *req, struct lemu_ctx *ctx, bool legacy_async)
 {
-  struct lemu_ctx *ctx = cls;
   const char *raw_name = req->params[0];
-  const char *q = http_req_query(req, "Qualifier");
-  const char *type = http_req_header(req, AWS_HDR_INVOCATION_TYPE);
-  const char *log_type = http_req_header(req, AWS_HDR_LOG_TYPE);
-  const char *cc = http_req_header(req, AWS_HDR_CLIENT_CONTEXT);
+  const char *q = legacy_async ? NULL : http_req_query(req, "Qualifier");
+  const char *type = legacy_async ? AWS_INVOCATION_EVENT : http_req_header(req, AWS_HDR_INVOCATION_TYPE);
+  const char *log_type = legacy_async ? NULL : http_req_header(req, AWS_HDR_LOG_TYPE);
+  const char *cc = legacy_async ? NULL : http_req_header(req, AWS_HDR_CLIENT_CONTEXT);
   char rid[LEMU_UUID_LEN + 1], region[32], *arn = NULL, *detail = NULL, *cc_json = NULL;
   const char *qualifier;
   struct function_ref ref;
@@ -101,6 +102,11 @@ static void invoke_handler(struct http_req *req, void *cls)
   }
   event = type && !strcmp(type, AWS_INVOCATION_EVENT);
   dry_run = type && !strcmp(type, AWS_INVOCATION_DRY_RUN);
+  if (legacy_async && req->too_big) {
+    aws_error_send(req, rid, AWS_ERR_REQUEST_TOO_LARGE, (size_t)API_INVOKE_MAX_LEGACY_ASYNC,
+                   AWS_OPERATION_INVOKE_ASYNC);
+    return;
+  }
   if (req->too_big || (event && req->body.len > API_INVOKE_MAX_ASYNC)) {
     aws_error_send(req, rid, AWS_ERR_REQUEST_TOO_LARGE,
                    (size_t)(event ? API_INVOKE_MAX_ASYNC : API_INVOKE_MAX_SYNC), AWS_OPERATION_INVOKE);
@@ -225,6 +231,16 @@ out:
   free(arn);
 }
 
+static void invoke_handler(struct http_req *req, void *cls)
+{
+  invoke_serve(req, cls, false);
+}
+
+static void invoke_async_handler(struct http_req *req, void *cls)
+{
+  invoke_serve(req, cls, true);
+}
+
 void api_not_found(struct http_req *req, void *ctx)
 {
   char rid[LEMU_UUID_LEN + 1];
@@ -237,5 +253,10 @@ void api_not_found(struct http_req *req, void *ctx)
 const struct http_route api_invoke_routes[] = {
   {.method = "POST", .pattern = "/2015-03-31/functions/{}/invocations", .fn = invoke_handler,
    .max_body = API_INVOKE_MAX_SYNC},
+  /* InvokeAsync (deprecated): botocore's model puts a slash at the end, AWS's page does not. */
+  {.method = "POST", .pattern = "/2014-11-13/functions/{}/invoke-async/", .fn = invoke_async_handler,
+   .max_body = API_INVOKE_MAX_LEGACY_ASYNC},
+  {.method = "POST", .pattern = "/2014-11-13/functions/{}/invoke-async", .fn = invoke_async_handler,
+   .max_body = API_INVOKE_MAX_LEGACY_ASYNC},
 };
 const size_t api_invoke_n_routes = sizeof(api_invoke_routes) / sizeof(api_invoke_routes[0]);

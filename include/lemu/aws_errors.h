@@ -210,6 +210,7 @@ char *aws_validation_take(struct aws_validation *v);
 #define AWS_CONSTRAINT_INVOCATION_TYPE "Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
 #define AWS_CONSTRAINT_LOG_TYPE "Member must satisfy enum value set: [Tail, None]"
 #define AWS_OPERATION_INVOKE "InvokeFunction"
+#define AWS_OPERATION_INVOKE_ASYNC "InvokeAsync" /* the name in its 413 message: unconfirmed */
 
 /* ---- management API values (reference §6, §7) ---- */
 #define AWS_OPERATION_CREATE_FUNCTION "CreateFunction"

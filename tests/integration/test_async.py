@@ -265,6 +265,55 @@ def test_async_payload_limit_is_1_mb(make_lemu, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------
+# InvokeAsync: the deprecated API that boto3 (invoke_async) and the CLI (invoke-async) still have
+
+LEGACY_TOO_LARGE = "Request must be smaller than 262144 bytes for the InvokeAsync operation"
+
+
+def test_invoke_async_queues_an_event_and_answers_202(make_lemu, tmp_path):
+    rec = tmp_path / "rec.jsonl"
+    s = start(make_lemu, tmp_path, [rec_fn("rec", rec)])
+    c = s.client()
+    resp = c.invoke_async(FunctionName="rec", InvokeArgs=b'{"id": "legacy"}')
+    assert resp["Status"] == 202
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 202
+    rid = request_id(resp)
+    # a full ARN names the function too
+    c.invoke_async(FunctionName=arn("rec"), InvokeArgs=io.BytesIO(b'{"id": "arn"}'))
+    lines = wait_lines(rec, 2)
+    assert sorted(line["event"]["id"] for line in lines) == ["arn", "legacy"]
+    assert rid in [line["requestId"] for line in lines]  # the 202's id is the invocation's id
+    # the same errors as Invoke, in AWS's format
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        c.invoke_async(FunctionName="nope", InvokeArgs=b"{}")
+    assert client_error(ei) == (404, "ResourceNotFoundException", NOT_FOUND % arn("nope"))
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        c.invoke_async(FunctionName="rec", InvokeArgs=b"{not json")
+    assert client_error(ei)[:2] == (400, "InvalidRequestContentException")
+    # 256 KB is its limit (its API page), where Invoke's Event takes 1 MB
+    c.invoke_async(FunctionName="rec", InvokeArgs=padded_json(262144))
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        c.invoke_async(FunctionName="rec", InvokeArgs=padded_json(262145))
+    assert client_error(ei) == (413, "RequestEntityTooLargeException", LEGACY_TOO_LARGE)
+    assert len(wait_lines(rec, 3)) == 3
+    time.sleep(0.3)
+    assert len(read_lines(rec)) == 3  # nothing queued for the refused ones
+
+
+def test_aws_cli_invoke_async_prints_status_202(make_lemu, tmp_path):
+    rec = tmp_path / "rec.jsonl"
+    s = start(make_lemu, tmp_path, [rec_fn("rec", rec)])
+    args_file = tmp_path / "args.json"
+    args_file.write_text('{"id": "cli-legacy"}')
+    r = run_cli(s, ["lambda", "invoke-async", "--function-name", "rec", "--invoke-args", str(args_file)],
+                tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"Status": 202}
+    [line] = wait_lines(rec, 1)
+    assert line["event"] == {"id": "cli-legacy"}
+
+
+# ---------------------------------------------------------------------------------------
 # retries, destinations, DLQ
 
 def test_failing_function_attempted_three_times_then_on_failure_record(make_lemu, tmp_path):
