@@ -37,6 +37,7 @@ SEEDS = [
     ("POST", "/2015-03-31/functions/echo/invocations", {"Content-Type": "application/json"}, b'{"k": [1, 2, {"x": null}]}'),
     ("POST", "/2015-03-31/functions/echo/invocations", {"X-Amz-Invocation-Type": "Event"}, b'{"a": 1}'),
     ("POST", "/2015-03-31/functions/echo/invocations", {"X-Amz-Invocation-Type": "DryRun"}, b""),
+    ("POST", "/2014-11-13/functions/echo/invoke-async/", {}, b'{"legacy": true}'),
     ("POST", "/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:echo:$LATEST/invocations?Qualifier=$LATEST",
      {"X-Amz-Log-Type": "Tail", "X-Amz-Client-Context": base64.b64encode(b'{"custom": {"a": 1}}').decode()}, b"{}"),
     ("POST", "/2015-03-31/functions", {"Content-Type": "application/json"},
