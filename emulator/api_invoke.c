@@ -160,24 +160,25 @@ static void invoke_serve(struct http_req *req, struct lemu_ctx *ctx, bool legacy
     }
     cJSON_Delete(parsed);
   }
+  /* Faults: a synchronous call considers every rule. An Event or a DryRun call considers only the
+   * kinds decided at the call (access denied: IAM answers before any queue, and a DryRun is that
+   * very check); an Event's attempts are decided in the async queue. */
+  fired = fault_engine_decide(ctx->faults, fn->cfg.name, req->body.data, req->body.len, cc_json,
+                              util_epoch_ms(), event || dry_run ? FAULT_SCOPE_CALL : FAULT_SCOPE_ALL, &hit);
+  if (fired) {
+    logs_info("fault %s (%s) fired for request %s of %s", hit.id, hit.kind->name, rid, fn->cfg.name);
+    if (fault_kind_answers_call(hit.kind)) {
+      if (hit.kind->action == FAULT_THROTTLE)
+        metrics_record_throttle(ctx->metrics, fn->cfg.name, rid);
+      fault_catalog_send(req, rid, hit.kind, hit.params, raw_name); /* AWS's bytes, before any handler */
+      goto out;
+    }
+  }
   if (dry_run) {
     struct MHD_Response *resp = http_resp_copy("", 0);
     http_resp_header(resp, AWS_HDR_REQUEST_ID, rid);
     http_req_send(req, INVOKE_DRY_RUN_STATUS, resp);
     goto out;
-  }
-  /* Faults act on an attempt: an Event's attempts happen in the async queue, which decides there. */
-  fired = !event && fault_engine_decide(ctx->faults, fn->cfg.name, req->body.data, req->body.len,
-                                        cc_json, util_epoch_ms(), &hit);
-  if (fired) {
-    logs_info("fault %s (%s) fired for request %s of %s", hit.id, hit.kind->name, rid, fn->cfg.name);
-    if (hit.kind->action == FAULT_API_ERROR || hit.kind->action == FAULT_THROTTLE ||
-        hit.kind->action == FAULT_PENDING) {
-      if (hit.kind->action == FAULT_THROTTLE)
-        metrics_record_throttle(ctx->metrics, fn->cfg.name, rid);
-      fault_catalog_send(req, rid, hit.kind, hit.params); /* AWS's bytes, before any handler */
-      goto out;
-    }
   }
   if (event) {
     /* Durable before the 202: the queue commits the event, then delivers it as capacity allows. */

@@ -1528,7 +1528,7 @@ static void apigw_handle(struct http_req *req, void *cls)
                   aws_error_type(AWS_ERR_REQUEST_TOO_LARGE));
     goto out;
   }
-  fired = fault_engine_decide(ctx->faults, fn->cfg.name, event, len, NULL, util_epoch_ms(), &hit);
+  fired = fault_engine_decide(ctx->faults, fn->cfg.name, event, len, NULL, util_epoch_ms(), FAULT_SCOPE_ALL, &hit);
   if (fired) {
     logs_info("fault %s (%s) fired for API Gateway request %s of %s", hit.id, hit.kind->name,
               rt->rest ? rid : ext_id, fn->cfg.name);
@@ -1541,8 +1541,7 @@ static void apigw_handle(struct http_req *req, void *cls)
       free(answer);
       goto out;
     }
-    if (hit.kind->action == FAULT_API_ERROR || hit.kind->action == FAULT_THROTTLE ||
-        hit.kind->action == FAULT_PENDING) {
+    if (fault_kind_answers_call(hit.kind)) {
       invoke_failed(gw, req, rt, rid, ext_id, hit.kind->status, hit.kind->error_type);
       goto out;
     }

@@ -553,11 +553,11 @@ static void dispatch(struct event_queue *q, struct evq_event *ev, uint64_t now)
   memcpy(inv->request_id, ev->id, sizeof(inv->request_id)); /* retries keep the request id */
   {
     struct fault_hit hit;
-    if (fault_engine_decide(q->ctx->faults, ev->function, ev->payload, ev->len, NULL, now, &hit)) {
+    if (fault_engine_decide(q->ctx->faults, ev->function, ev->payload, ev->len, NULL, now,
+                            FAULT_SCOPE_ATTEMPT, &hit)) {
       logs_info("fault %s (%s) fired for async request %s of %s (attempt %d)", hit.id, hit.kind->name,
                 ev->id, ev->function, ev->attempts + 1);
-      if (hit.kind->action == FAULT_API_ERROR || hit.kind->action == FAULT_THROTTLE ||
-          hit.kind->action == FAULT_PENDING) {
+      if (fault_kind_answers_call(hit.kind)) {
         /* Throttles and service errors on an async invoke: back to the queue with backoff. */
         ev->backoff_ms = ev->backoff_ms ? ev->backoff_ms * 2 : EVQ_THROTTLE_MIN_S * 1000u;
         if (ev->backoff_ms > EVQ_THROTTLE_MAX_S * 1000u)

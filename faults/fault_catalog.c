@@ -14,12 +14,19 @@
 #include "lemu/util.h"
 
 #define FAULT_EFS_AP "arn:aws:elasticfilesystem:us-east-2:123456789012:access-point/fsap-015cxmplb72b405fd"
+#define FAULT_IAM_USER "arn:aws:iam::123456789012:user/developer" /* the seed's principal */
+#define FAULT_DOC_RESOURCE "my-function"                           /* and its function */
 #define FAULT_DEFAULT_ERROR_TYPE "FaultInjected"
 #define FAULT_DEFAULT_ERROR_MESSAGE "Injected by lemu"
 
 const struct fault_kind fault_kinds[] = {
   {"throttle", FAULT_THROTTLE, 429, "TooManyRequestsException", true, "Rate Exceeded.", NULL, NULL,
    true, "429 with Params.Reason (default ReservedFunctionConcurrentInvocationLimitExceeded) and Retry-After"},
+  {"access-denied", FAULT_ACCESS_DENIED, 403, "AccessDeniedException", false,
+   "User: %s is not authorized to perform: lambda:InvokeFunction on resource: %s", "Principal",
+   FAULT_IAM_USER, false,
+   "the caller lacks lambda:InvokeFunction (seed): 403 for every invocation type, Event and DryRun "
+   "too; Params.Principal, the resource is the function as the caller named it"},
   {"pending", FAULT_PENDING, 409, "ResourceConflictException", true,
    "The operation cannot be performed at this time. The function is currently in the following state: Pending",
    NULL, NULL, false, "function reports State Pending; Invoke gets 409 for Params.Seconds or until cleared"},
@@ -94,6 +101,17 @@ const struct fault_kind *fault_kind_find(const char *name)
   return NULL;
 }
 
+bool fault_kind_answers_call(const struct fault_kind *k)
+{
+  return k->action == FAULT_API_ERROR || k->action == FAULT_THROTTLE || k->action == FAULT_PENDING ||
+         k->action == FAULT_ACCESS_DENIED;
+}
+
+bool fault_kind_at_call(const struct fault_kind *k)
+{
+  return k->action == FAULT_ACCESS_DENIED;
+}
+
 static const char *param_string(const cJSON *params, const char *key, const char *dflt)
 {
   const cJSON *v = params ? cJSON_GetObjectItemCaseSensitive(params, key) : NULL;
@@ -101,8 +119,21 @@ static const char *param_string(const cJSON *params, const char *key, const char
   return cJSON_IsString(v) ? v->valuestring : dflt;
 }
 
+/* The kind's message with its parameter (and, for access-denied, the resource) filled in
+ * (malloc'd; NULL when out of memory). */
+static char *kind_message(const struct fault_kind *k, const cJSON *params, const char *resource)
+{
+  if (!k->message)
+    return util_strdup("");
+  if (k->action == FAULT_ACCESS_DENIED)
+    return util_asprintf(k->message, param_string(params, k->arn_param, k->arn_default), resource);
+  if (k->arn_param)
+    return util_asprintf(k->message, param_string(params, k->arn_param, k->arn_default));
+  return util_strdup(k->message);
+}
+
 void fault_catalog_send(struct http_req *req, const char *request_id, const struct fault_kind *k,
-                        const cJSON *params)
+                        const cJSON *params, const char *resource)
 {
   char *msg;
 
@@ -110,10 +141,7 @@ void fault_catalog_send(struct http_req *req, const char *request_id, const stru
     aws_throttle_send(req, request_id, param_string(params, "Reason", AWS_REASON_RESERVED_CONCURRENCY));
     return;
   }
-  if (k->arn_param)
-    msg = util_asprintf(k->message, param_string(params, k->arn_param, k->arn_default));
-  else
-    msg = util_strdup(k->message);
+  msg = kind_message(k, params, resource ? resource : "");
   aws_error_send_raw(req, request_id, k->status, k->error_type, k->lower_message_key,
                      !strcmp(k->error_type, "RequestEntityTooLargeException"), msg ? msg : "");
   free(msg);
@@ -221,8 +249,7 @@ char *fault_catalog_markdown(void)
                      "|---|---|---|---|---|---|\n");
   for (i = 0; i < fault_kinds_count; i++) {
     const struct fault_kind *k = &fault_kinds[i];
-    char *msg = k->message ? (k->arn_param ? util_asprintf(k->message, k->arn_default) : util_strdup(k->message))
-                           : util_strdup("");
+    char *msg = kind_message(k, NULL, FAULT_DOC_RESOURCE);
     char *row = util_asprintf("| `%s` | %s | %u | %s | %s | %s |\n", k->name, k->what, k->status,
                               k->error_type ? k->error_type : "", msg ? msg : "",
                               k->sdk_retries ? "yes" : "no");

@@ -495,7 +495,8 @@ static struct fault_rule *rule_parse(const cJSON *in, uint64_t now_ms, char **me
       }
     }
     {
-      static const char *const strings[] = {"ErrorType", "ErrorMessage", "AccessPointArn", "ContentType", NULL};
+      static const char *const strings[] = {"ErrorType", "ErrorMessage", "AccessPointArn", "ContentType",
+                                            "Principal", NULL};
       size_t k;
       for (k = 0; strings[k]; k++)
         if ((p = cJSON_GetObjectItemCaseSensitive(v, strings[k])) && !cJSON_IsString(p)) {
@@ -509,7 +510,8 @@ static struct fault_rule *rule_parse(const cJSON *in, uint64_t now_ms, char **me
     }
     {
       static const char *const known_params[] = {"Ms", "Seconds", "Reason", "ErrorType", "ErrorMessage",
-                                                 "AccessPointArn", "StatusCode", "ContentType", "Variant", NULL};
+                                                 "AccessPointArn", "StatusCode", "ContentType", "Variant",
+                                                 "Principal", NULL};
       const cJSON *it2;
       cJSON_ArrayForEach(it2, v) {
         size_t k;
@@ -518,7 +520,8 @@ static struct fault_rule *rule_parse(const cJSON *in, uint64_t now_ms, char **me
           ok2 |= !strcmp(it2->string, known_params[k]);
         if (!ok2) {
           *message = util_asprintf("Params.%s: unknown parameter (expected Ms, Seconds, Reason, ErrorType, "
-                                   "ErrorMessage, AccessPointArn, StatusCode, ContentType, Variant)", it2->string);
+                                   "ErrorMessage, AccessPointArn, StatusCode, ContentType, Variant, Principal)",
+                                   it2->string);
           goto out;
         }
       }
@@ -681,7 +684,8 @@ static unsigned long rule_count(struct fault_rule *r, const char *function)
 }
 
 bool fault_engine_decide(struct fault_engine *e, const char *function, const char *payload,
-                         size_t len, const char *client_context, uint64_t now_ms, struct fault_hit *hit)
+                         size_t len, const char *client_context, uint64_t now_ms, enum fault_scope scope,
+                         struct fault_hit *hit)
 {
   struct fault_rule *r, *winner = NULL;
   cJSON *event = NULL, *cc = NULL;
@@ -695,6 +699,8 @@ bool fault_engine_decide(struct fault_engine *e, const char *function, const cha
     if (strcmp(r->function, "*") && strcmp(r->function, function))
       continue;
     if (r->expires_ms && now_ms >= r->expires_ms)
+      continue;
+    if (scope != FAULT_SCOPE_ALL && fault_kind_at_call(r->kind) != (scope == FAULT_SCOPE_CALL))
       continue;
     n = rule_count(r, function);
     switch (r->when) {

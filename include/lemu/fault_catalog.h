@@ -21,6 +21,8 @@ enum fault_action {
   FAULT_FUNCTION_ERROR, /* a handler error with Params.ErrorType / ErrorMessage, without running */
   FAULT_HTTP_RESPONSE,  /* the function answers an HTTP integration response (FIS) */
   FAULT_PROXY,          /* malformed API Gateway proxy response (consumed by the API front) */
+  FAULT_ACCESS_DENIED,  /* the caller may not invoke: 403 AccessDeniedException, for every
+                         * invocation type (IAM answers the call itself, before any queue) */
 };
 
 struct fault_kind {
@@ -29,7 +31,8 @@ struct fault_kind {
   unsigned status;            /* HTTP status the caller sees */
   const char *error_type;     /* x-amzn-ErrorType or errorType */
   bool lower_message_key;     /* "message" (else "Message") in the error body */
-  const char *message;        /* printf format; %s = the ARN parameter when arn_param is set */
+  const char *message;        /* printf format; %s = the ARN parameter when arn_param is set
+                               * (access-denied: then the resource) */
   const char *arn_param;      /* Params key filling %s, or NULL */
   const char *arn_default;    /* realistic default for it */
   bool sdk_retries;           /* AWS SDKs retry it by default (reference §10) */
@@ -40,9 +43,14 @@ extern const struct fault_kind fault_kinds[];
 extern const unsigned fault_kinds_count;
 
 const struct fault_kind *fault_kind_find(const char *name);
-/* Answer req for an API-error, throttle or pending kind (params may be NULL). */
+/* The Invoke call is answered with the kind's error instead of running the function. */
+bool fault_kind_answers_call(const struct fault_kind *k);
+/* Decided when the Invoke call arrives, whatever its type (Event and DryRun too), not per attempt. */
+bool fault_kind_at_call(const struct fault_kind *k);
+/* Answer req for a kind that answers the call (params may be NULL). resource: the function as the
+ * caller named it, for the messages that quote it. */
 void fault_catalog_send(struct http_req *req, const char *request_id, const struct fault_kind *k,
-                        const struct cJSON *params);
+                        const struct cJSON *params, const char *resource);
 /* Body of a FAULT_FUNCTION_ERROR (caller frees). */
 char *fault_catalog_function_error_body(const struct cJSON *params);
 /* Body of a FAULT_HTTP_RESPONSE: an API Gateway proxy response with the status and content type. */

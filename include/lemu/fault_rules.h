@@ -39,10 +39,17 @@ void fault_engine_clear(struct fault_engine *e);
 /* JSON text {"Faults":[rule + "Id" + "Fired"...]} (malloc'd). */
 char *fault_engine_list(struct fault_engine *e);
 
+/* Which rules a decision considers: a rule outside the scope is neither counted nor fired. An
+ * Invoke call of type Event or DryRun considers the at-call kinds (fault_kind_at_call), an async
+ * attempt the others, a synchronous call (Invoke, the API Gateway front) all of them; so every
+ * rule counts either calls or attempts, never both. */
+enum fault_scope { FAULT_SCOPE_ALL, FAULT_SCOPE_CALL, FAULT_SCOPE_ATTEMPT };
+
 /* Decide for one invocation of function (payload = the event bytes, client_context = decoded JSON
  * or NULL). true when a rule fires; *hit says which. Advances counters and PRNGs. */
 bool fault_engine_decide(struct fault_engine *e, const char *function, const char *payload,
-                         size_t len, const char *client_context, uint64_t now_ms, struct fault_hit *hit);
+                         size_t len, const char *client_context, uint64_t now_ms, enum fault_scope scope,
+                         struct fault_hit *hit);
 /* A pending rule in force for function right now (GetFunction reports State Pending). */
 bool fault_engine_pending(struct fault_engine *e, const char *function, uint64_t now_ms);
 

@@ -96,8 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *cc = (i & 1) ? payload_copy : NULL;
     uint64_t now = FZ_NOW_MS + i * 60000ull;
     struct fault_hit ha, hb;
-    bool fa = fault_engine_decide(a, fn, payload, payload_len, cc, now, &ha);
-    bool fb = fault_engine_decide(b, fn, payload, payload_len, cc, now, &hb);
+    bool fa = fault_engine_decide(a, fn, payload, payload_len, cc, now, FAULT_SCOPE_ALL, &ha);
+    bool fb = fault_engine_decide(b, fn, payload, payload_len, cc, now, FAULT_SCOPE_ALL, &hb);
     FUZZ_CHECK(fa == fb);
     if (fa) {
       const cJSON *ms = cJSON_GetObjectItemCaseSensitive(ha.params, "Ms");

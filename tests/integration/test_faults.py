@@ -32,6 +32,8 @@ SEED_PENDING = ("The operation cannot be performed at this time. The function is
 SEED_KMS_DISABLED = ("Lambda was unable to decrypt the environment variables because the KMS key used is "
                      "disabled. Please check the function's KMS key settings.")
 INVOKE_TOO_LARGE = "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+SEED_ACCESS_DENIED = ("User: %s is not authorized to perform: lambda:InvokeFunction on resource: %s")
+SEED_DEVELOPER = "arn:aws:iam::123456789012:user/developer"
 RATE_EXCEEDED_CONCURRENCY = "Rate Exceeded."   # §1.5 [OBS]: concurrency throttles
 RATE_EXCEEDED_CALLER = "Rate exceeded"         # §1.4 [OBS]: CallerRateLimitExceeded
 
@@ -45,6 +47,9 @@ SUBNET_BUG = ("lemu bug: SubnetIPAddressLimitReachedException text is an older m
 #          message with %(ap)s for the access point, modeled in botocore, SDKs retry by default §10)
 API_ERRORS = {
     "pending": (409, "ResourceConflictException", "message", SEED_PENDING, True, False),
+    # not in Lambda's model: botocore raises a plain ClientError; the tests invoke "echo" by name
+    "access-denied": (403, "AccessDeniedException", "Message", SEED_ACCESS_DENIED % (SEED_DEVELOPER, "echo"),
+                      False, False),
     "efs-mount-failure": (403, "EFSMountFailureException", "Message",
                           "The function could not mount the EFS file system with access point %(ap)s.",
                           True, False),
@@ -243,7 +248,7 @@ def test_api_error_kind_bytes_and_boto3(make_lemu, tmp_path, kind):
     assert meta["HTTPStatusCode"] == status
     assert meta["HTTPHeaders"]["x-amzn-errortype"] == code
     assert meta["RequestId"] == meta["HTTPHeaders"]["x-amzn-requestid"]
-    if key is not None:
+    if key is not None and modeled:  # botocore merges body members of modeled exceptions only
         assert e.response["Type"] == expected_body["Type"]
     assert re.fullmatch(r"An error occurred \(%s\) when calling the Invoke operation"
                         r"(?: \(reached max retries: 0\))?: %s" % (code, re.escape(message)), str(e)), str(e)
@@ -259,6 +264,55 @@ def test_efs_access_point_from_params(make_lemu, tmp_path, kind):
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         invoke(c)
     assert ei.value.response["Error"]["Message"] == API_ERRORS[kind][3] % {"ap": ap}
+
+
+def test_access_denied_answers_every_invocation_type_at_the_call(make_lemu, tmp_path):
+    """IAM answers the Invoke call itself: an Event gets the 403 instead of its 202 (nothing is
+    queued), a DryRun -- which is that permission check -- gets it too, and the rule counts calls."""
+    marker = tmp_path / "ran"
+    config = {"Functions": [fn("touch", sample("async-record"), runtime="python3.12", handler="app.handler",
+                               env={"RECORD_FILE": str(marker)})]}
+    server = start(make_lemu, tmp_path, config=config)
+    c = client(server)
+    rid = add_rule(server, {"Function": "touch", "Fault": "access-denied", "When": {"Nth": [1, 2, 3]},
+                            "Params": {"Principal": "arn:aws:iam::123456789012:role/ci-runner"}})
+    for n, kw in enumerate([{"InvocationType": "Event"}, {"InvocationType": "DryRun"}, {}], 1):
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            c.invoke(FunctionName="touch", Payload=b"{}", **kw)
+        r = ei.value.response
+        assert r["ResponseMetadata"]["HTTPStatusCode"] == 403, kw
+        assert r["Error"] == {"Code": "AccessDeniedException", "Message": SEED_ACCESS_DENIED % (
+            "arn:aws:iam::123456789012:role/ci-runner", "touch")}, kw
+        assert fired_counts(server)[rid] == n
+    # the 4th call is allowed: the Event is queued and runs; nothing ran before it
+    assert not marker.exists()
+    assert c.invoke(FunctionName="touch", InvocationType="Event", Payload=b'{"n": 4}')["StatusCode"] == 202
+    deadline = time.monotonic() + 20
+    while not (marker.exists() and marker.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [line] = marker.read_text().splitlines()
+    assert json.loads(line)["event"] == {"n": 4}
+    # the async attempt did not count as a call of the rule
+    assert list_rules(server)[0]["Fired"] == 3
+    # the resource is the function as the caller named it
+    add_rule(server, {"Function": "touch", "Fault": "access-denied"})
+    full = "arn:aws:lambda:us-east-1:123456789012:function:touch"
+    st, hs, body = http_call(server, "POST", "/2015-03-31/functions/%s/invocations" % full, b"{}",
+                             {"X-Amz-Invocation-Type": "Event"})
+    assert (st, hs["x-amzn-errortype"]) == (403, "AccessDeniedException")
+    assert body == compact({"Type": "User", "Message": SEED_ACCESS_DENIED % (SEED_DEVELOPER, full)})
+
+
+def test_throttle_rule_still_counts_async_attempts_not_calls(make_lemu, tmp_path):
+    """An attempt-level kind on an Event call is decided by the queue, as before access-denied."""
+    server = start(make_lemu, tmp_path)
+    rid = add_rule(server, {"Function": "echo", "Fault": "throttle", "When": {"Nth": [2]}})
+    c = client(server)
+    assert c.invoke(FunctionName="echo", InvocationType="DryRun", Payload=b"{}")["StatusCode"] == 204
+    assert invoke(c)["StatusCode"] == 200                      # call 1 counts
+    with pytest.raises(c.exceptions.TooManyRequestsException):
+        invoke(c)                                               # call 2 fires
+    assert fired_counts(server)[rid] == 1
 
 
 @pytest.mark.parametrize("reason,message", [
