@@ -303,8 +303,9 @@ def test_access_denied_answers_every_invocation_type_at_the_call(make_lemu, tmp_
     assert body == compact({"Type": "User", "Message": SEED_ACCESS_DENIED % (SEED_DEVELOPER, full)})
 
 
-def test_throttle_rule_still_counts_async_attempts_not_calls(make_lemu, tmp_path):
-    """An attempt-level kind on an Event call is decided by the queue, as before access-denied."""
+def test_a_dry_run_call_does_not_count_for_a_throttle_rule(make_lemu, tmp_path):
+    """Only the at-call kinds see a DryRun (or Event) call; a throttle rule counts synchronous calls
+    (and, for Event, the queue's attempts), as before access-denied existed."""
     server = start(make_lemu, tmp_path)
     rid = add_rule(server, {"Function": "echo", "Fault": "throttle", "When": {"Nth": [2]}})
     c = client(server)
