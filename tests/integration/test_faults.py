@@ -79,6 +79,21 @@ API_ERRORS = {
     "subnet-ip-limit": (502, "SubnetIPAddressLimitReachedException", "Message",
                         "Lambda couldn't set up VPC access for the Lambda function because one or more "
                         "configured subnets has no available IP addresses.", True, True),
+    # reference §1.5: EC2ThrottledException's text observed, the others the model's documentation
+    "invalid-subnet": (502, "InvalidSubnetIDException", "Message",
+                       "The subnet ID provided in the Lambda function VPC configuration is not valid.", True, True),
+    "invalid-security-group": (502, "InvalidSecurityGroupIDException", "Message",
+                               "The security group ID provided in the Lambda function VPC configuration is "
+                               "not valid.", True, True),
+    "ec2-throttled": (502, "EC2ThrottledException", "Message",
+                      "Lambda was throttled while using the Lambda Execution Role to set up for the Lambda "
+                      "function.", True, True),
+    "ec2-access-denied": (502, "EC2AccessDeniedException", "Message",
+                          "Need additional permissions to configure VPC settings.", True, True),
+    "invalid-zip-file": (502, "InvalidZipFileException", "Message",
+                         "Lambda could not unzip the deployment package.", True, True),
+    "invalid-runtime": (502, "InvalidRuntimeException", "Message",
+                        "The runtime or runtime version specified is not supported.", True, True),
     "service-exception": (500, "ServiceException", "Message",
                           "The Lambda service encountered an internal error.", True, True),
     "resource-not-ready": (502, "ResourceNotReadyException", "message",
@@ -352,7 +367,7 @@ def test_sdk_retry_column_matches_boto3(make_lemu, tmp_path, monkeypatch):
     monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0)
     with open(os.path.join(REPO, "docs", "faults.md")) as f:
         doc_retries = {m.group(1): m.group(2) == "yes"
-                       for m in re.finditer(r"^\| `([a-z-]+)` \|.*\| (yes|no) \|$", f.read(), re.M)}
+                       for m in re.finditer(r"^\| `([a-z0-9-]+)` \|.*\| (yes|no) \|$", f.read(), re.M)}
     server = start(make_lemu, tmp_path)
     kinds = sorted(API_ERRORS) + ["throttle"]
     for kind in kinds:
@@ -937,7 +952,7 @@ def test_faults_doc_lists_every_kind():
     with open(os.path.join(REPO, "docs", "faults.md")) as f:
         doc = f.read()
     assert doc == r.stdout, "docs/faults.md differs from `lemu faults-doc`: rebuild to regenerate it"
-    kinds = re.findall(r"^\| `([a-z-]+)` \|", doc, re.M)
+    kinds = re.findall(r"^\| `([a-z0-9-]+)` \|", doc, re.M)
     assert len(kinds) == len(set(kinds)), kinds
     assert set(kinds) == ALL_KINDS, "catalog kinds without tests here: %s; tested kinds missing from the doc: %s" % (
         sorted(set(kinds) - ALL_KINDS), sorted(ALL_KINDS - set(kinds)))
