@@ -667,6 +667,69 @@ static int demo_kms(struct demo *d)
                     kinds);
 }
 
+static int demo_vpc(struct demo *d)
+{
+  static const char *const kinds[] = {"eni-limit", "subnet-ip-limit", "invalid-subnet", "invalid-security-group",
+                                      "ec2-throttled", "ec2-access-denied", "resource-not-ready", NULL};
+
+  return demo_kinds(d, "VPC: a function whose network interface cannot be set up",
+                    "A function attached to a VPC needs an elastic network interface in one of its subnets;\n"
+                    "when Lambda cannot create or reach it, the invoke fails (502) before any code runs.",
+                    kinds);
+}
+
+/* The same call three ways (sync, Event, DryRun): IAM refuses each before Lambda looks at it. */
+static int demo_access_denied(struct demo *d)
+{
+  static const char *const hdrs[] = {AWS_HDR_ERROR_TYPE, NULL};
+  static const char *const types[] = {AWS_INVOCATION_REQUEST_RESPONSE, AWS_INVOCATION_EVENT, AWS_INVOCATION_DRY_RUN};
+  char *path = fmt_path(PATH_INVOKE, "echo");
+  bool ok = path != NULL;
+  size_t i;
+
+  title(d, "Access denied: a caller without lambda:InvokeFunction");
+  if (!path || need_function(d, "echo", NULL)) {
+    free(path);
+    return 1;
+  }
+  say(d, "IAM checks the caller before Lambda looks at the request, so every invocation type gets the\n"
+         "403: an Event call is refused instead of queued, and a DryRun (which is that check) too.");
+  if (add_fault(d, "{\"Function\": \"echo\", \"Fault\": \"access-denied\", \"Times\": 3}")) {
+    free(path);
+    return 1;
+  }
+  for (i = 0; ok && i < sizeof(types) / sizeof(types[0]); i++) {
+    char *extra = util_asprintf("%s: %s\r\n", AWS_HDR_INVOCATION_TYPE, types[i]);
+    struct resp r;
+    say(d, "\n%s%s%s:", BOLD(d), types[i], RESET(d));
+    if (!extra || call(d, d->url, "POST", path, extra, "{}", &r, false) != 0) {
+      free(extra);
+      ok = false;
+      break;
+    }
+    show(d, &r, hdrs);
+    ok &= r.status == 403;
+    resp_free(&r);
+    free(extra);
+  }
+  if (ok) {
+    char *extra = util_asprintf("%s: %s\r\n", AWS_HDR_INVOCATION_TYPE, AWS_INVOCATION_EVENT);
+    struct resp r;
+    say(d, "\nWith the permission back (the rule fired its 3 times), the same Event call is queued:");
+    if (extra && call(d, d->url, "POST", path, extra, "{}", &r, false) == 0) {
+      show(d, &r, hdrs);
+      ok &= r.status == 202;
+      resp_free(&r);
+    } else {
+      ok = false;
+    }
+    free(extra);
+  }
+  free(path);
+  clear_faults(d);
+  return verdict(d, ok, "every invocation type is refused with 403 AccessDeniedException until the permission is back");
+}
+
 /* The invocation record for request_id in the destination, or NULL (malloc'd JSON text). */
 static char *find_record(struct demo *d, const char *dest, const char *request_id)
 {
@@ -834,6 +897,8 @@ static const struct {
   {"proxy-502", demo_proxy, "API Gateway's 502 for a malformed Lambda proxy response"},
   {"efs", demo_efs, "the EFS mount and I/O errors an invoke can meet"},
   {"kms", demo_kms, "the KMS errors of encrypted environment variables"},
+  {"vpc", demo_vpc, "the VPC set-up errors: ENI and subnet limits, bad subnet or group, EC2"},
+  {"access-denied", demo_access_denied, "403 for a caller without lambda:InvokeFunction, Event and DryRun too"},
   {"async", demo_async, "an async invoke retried twice, then sent to its OnFailure destination"},
 };
 
@@ -849,7 +914,7 @@ static void demo_usage(FILE *f)
              "\n"
              "scenarios:\n");
   for (i = 0; i < sizeof(demos) / sizeof(demos[0]); i++)
-    fprintf(f, "  %-12s %s\n", demos[i].name, demos[i].what);
+    fprintf(f, "  %-14s %s\n", demos[i].name, demos[i].what);
   fprintf(f, "\n"
              "  --endpoint-url URL   the lemu to talk to (default $LEMU_URL, else %s)\n"
              "  --api-url URL        its API Gateway front, for proxy-502 (default %s)\n"

@@ -44,7 +44,9 @@ def api_url(server):
 
 
 def test_the_scenarios_of_the_issue_exist():
-    assert set(names()) == {"timeout", "throttling", "pending", "proxy-502", "efs", "kms", "async"}
+    # issue 12's seven, plus the VPC and access-denied kinds added since
+    assert set(names()) == {"timeout", "throttling", "pending", "proxy-502", "efs", "kms", "async",
+                            "vpc", "access-denied"}
 
 
 def test_every_demo_exits_0_one_after_another_plain_text(server):
