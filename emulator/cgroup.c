@@ -18,6 +18,8 @@
 #define CG_KILL_ROUNDS 20
 #define CG_RMDIR_TRIES 50
 #define CG_RMDIR_WAIT_NS (2 * 1000 * 1000)
+#define CG_PARENT_PREFIX "lemu-"  /* lemu-<pid>: one lemu's groups, below the group it started in */
+#define CG_STALE_MAX_DEPTH 4      /* lemu-<pid>/env-N (v2: also supervisor): no deeper groups */
 
 static bool write_file(const char *dir, const char *name, const char *value)
 {
@@ -130,10 +132,88 @@ static char *group_dir(const char *mnt, const char *root, const char *own)
   return util_asprintf("%s%s%s", mnt, own[0] == '/' ? "" : "/", strcmp(own, "/") ? own : "");
 }
 
+static int kill_listed(const char *dir);
+
+/* The pid of a "lemu-<pid>" group name, else 0. */
+static pid_t group_owner(const char *name)
+{
+  char *end;
+  long pid;
+
+  if (strncmp(name, CG_PARENT_PREFIX, strlen(CG_PARENT_PREFIX)) != 0)
+    return 0;
+  pid = strtol(name + strlen(CG_PARENT_PREFIX), &end, 10);
+  return *end == '\0' && pid > 0 && pid <= INT32_MAX ? (pid_t)pid : 0;
+}
+
+/* Remove the group dir and every group below it, deepest first, after killing what still runs in
+ * them (v2: cgroup.kill; v1: each listed pid). Returns how many groups are left (0: all gone). */
+static int remove_group_tree(const char *dir, int depth)
+{
+  DIR *d = depth < CG_STALE_MAX_DEPTH ? opendir(dir) : NULL;
+  struct dirent *de;
+  int left = 0, round;
+
+  if (d) {
+    while ((de = readdir(d))) {
+      char *sub;
+      if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+        continue;
+      sub = util_asprintf("%s/%s", dir, de->d_name);
+      left += sub ? remove_group_tree(sub, depth + 1) : 1;
+      free(sub);
+    }
+    closedir(d);
+  }
+  if (left)
+    return left + 1; /* a group with groups below it cannot go */
+  for (round = 0; round < CG_KILL_ROUNDS; round++) {
+    struct timespec ts = {0, CG_RMDIR_WAIT_NS};
+    if (rmdir(dir) == 0 || errno == ENOENT)
+      return 0;
+    if (errno != EBUSY || (!write_file(dir, "cgroup.kill", "1") && kill_listed(dir) == 0))
+      break;
+    nanosleep(&ts, NULL); /* killed processes are still exiting */
+  }
+  return 1;
+}
+
+/* Remove the "lemu-<pid>" groups under dir whose lemu is gone: one killed by SIGKILL (or the OOM
+ * killer) had no chance to remove its own. A group whose pid is alive is never touched, even if
+ * the pid now belongs to another program. One line says how many were removed. */
+static void remove_stale_groups(const char *dir)
+{
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  int removed = 0, kept = 0;
+
+  if (!d)
+    return;
+  while ((de = readdir(d))) {
+    pid_t pid = group_owner(de->d_name);
+    char *path;
+    if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+      continue;
+    path = util_asprintf("%s/%s", dir, de->d_name);
+    if (path && remove_group_tree(path, 0) == 0)
+      removed++;
+    else
+      kept++;
+    free(path);
+  }
+  closedir(d);
+  if (removed)
+    logs_info("removed the cgroups of %d lemu%s that are gone, under %s", removed, removed == 1 ? "" : "s", dir);
+  if (kept) /* still in use (processes exiting): the next start tries again */
+    logs_info("kept the cgroups of %d lemu%s that are gone, still in use, under %s", kept, kept == 1 ? "" : "s", dir);
+}
+
 static char *make_parent(const char *dir)
 {
-  char *p = util_asprintf("%s/lemu-%d", dir, (int)getpid());
+  char *p;
 
+  remove_stale_groups(dir);
+  p = util_asprintf("%s/" CG_PARENT_PREFIX "%d", dir, (int)getpid());
   if (!p)
     return NULL;
   if (mkdir(p, 0755) != 0 && errno != EEXIST) {

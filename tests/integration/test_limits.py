@@ -361,6 +361,62 @@ def test_cgroup_mode_is_named_in_the_startup_line(make_lemu):
     assert "seccomp on" in line, line
 
 
+def lemu_groups(pid):
+    """The "lemu-<pid>" group directories of lemu pid in each mounted v1 hierarchy with a memory or
+    pids controller, or in the v2 one, from /proc/<pid>/cgroup and /proc/self/mountinfo."""
+    mounts = []  # (controllers or None for v2, hierarchy root, mount point)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            fstype, opts = fields[sep + 1], fields[sep + 3].split(",")
+            if fstype == "cgroup2":
+                mounts.append((None, fields[3], fields[4]))
+            elif fstype == "cgroup" and ("memory" in opts or "pids" in opts):
+                mounts.append(({o for o in opts if o in ("memory", "pids")}, fields[3], fields[4]))
+    out = []
+    with open("/proc/%d/cgroup" % pid) as f:
+        for line in f:
+            _, ctl, path = line.rstrip("\n").split(":", 2)
+            for ctls, root, mnt in mounts:
+                if (ctls is None and ctl == "") or (ctls and ctls & set(ctl.split(","))):
+                    rel = path[len(root):] if root != "/" and path.startswith(root) else path
+                    if ctls is None:  # v2: lemu runs in lemu-<pid>/supervisor
+                        rel = rel.rsplit("/lemu-%d/" % pid, 1)[0]
+                    d = (mnt + rel).rstrip("/") + "/lemu-%d" % pid
+                    if os.path.isdir(d):
+                        out.append(d)
+    return sorted(set(out))
+
+
+def test_cgroups_of_a_lemu_killed_by_sigkill_are_removed_by_the_next(make_lemu):
+    """A lemu killed by SIGKILL cannot remove its lemu-<pid> groups (and its environments'); the
+    next lemu started in the same group removes them, and never touches a live lemu's."""
+    live = make_lemu({"Functions": [echo_fn()]})
+    memory_cgroup_line(live)
+    killed = make_lemu({"Functions": [echo_fn()]})
+    assert_serving(live)
+    assert_serving(killed)
+    time.sleep(0.1)  # the spare group made 5 ms after a spawn
+    live_groups, killed_groups = lemu_groups(live.proc.pid), lemu_groups(killed.proc.pid)
+    assert live_groups and killed_groups, (live_groups, killed_groups)
+    assert any(os.path.isdir(os.path.join(g, "env-1")) for g in killed_groups), killed_groups
+    os.killpg(killed.proc.pid, signal.SIGKILL)
+    killed.proc.wait()
+    killed.proc = None  # nothing to stop: the fixture skips it
+    assert all(os.path.isdir(g) for g in killed_groups)  # left behind
+
+    nxt = make_lemu({"Functions": [echo_fn()]})
+    assert_serving(nxt)
+    gone = [g for g in killed_groups if not os.path.exists(g)]
+    assert gone == killed_groups, "still there: %s" % sorted(set(killed_groups) - set(gone))
+    assert "removed the cgroups of" in nxt.stderr_text(), nxt.stderr_text()
+    assert "kept the cgroups of" not in nxt.stderr_text(), nxt.stderr_text()
+    # the live lemu's groups are intact and its environments still run
+    assert all(os.path.isdir(g) for g in live_groups), live_groups
+    assert_serving(live)
+
+
 # ---------------------------------------------------------------------------------------
 # TMPDIR and ephemeral storage
 
