@@ -134,18 +134,6 @@ static char *group_dir(const char *mnt, const char *root, const char *own)
 
 static int kill_listed(const char *dir);
 
-/* The pid of a "lemu-<pid>" group name, else 0. */
-static pid_t group_owner(const char *name)
-{
-  char *end;
-  long pid;
-
-  if (strncmp(name, CG_PARENT_PREFIX, strlen(CG_PARENT_PREFIX)) != 0)
-    return 0;
-  pid = strtol(name + strlen(CG_PARENT_PREFIX), &end, 10);
-  return *end == '\0' && pid > 0 && pid <= INT32_MAX ? (pid_t)pid : 0;
-}
-
 /* Remove the group dir and every group below it, deepest first, after killing what still runs in
  * them (v2: cgroup.kill; v1: each listed pid). Returns how many groups are left (0: all gone). */
 static int remove_group_tree(const char *dir, int depth)
@@ -190,9 +178,8 @@ static void remove_stale_groups(const char *dir)
   if (!d)
     return;
   while ((de = readdir(d))) {
-    pid_t pid = group_owner(de->d_name);
     char *path;
-    if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+    if (!util_gone_lemu(de->d_name))
       continue;
     path = util_asprintf("%s/%s", dir, de->d_name);
     if (path && remove_group_tree(path, 0) == 0)

@@ -55,21 +55,6 @@ enum ephemeral_mode ephemeral_choose_mode(bool memory_cgroups, bool can_mount, b
   return loop_ready ? EPHEMERAL_LOOP : EPHEMERAL_DIR;
 }
 
-pid_t ephemeral_base_pid(const char *name)
-{
-  const char *p;
-  long v = 0;
-
-  if (strncmp(name, "lemu-", 5) != 0 || !name[5])
-    return 0;
-  for (p = name + 5; *p; p++) {
-    if (*p < '0' || *p > '9' || v > 99999999)
-      return 0;
-    v = v * 10 + (*p - '0');
-  }
-  return (pid_t)v;
-}
-
 unsigned long long ephemeral_image_bytes(int size_mb)
 {
   unsigned long long b = (unsigned long long)size_mb * MB;
@@ -170,9 +155,9 @@ static void remove_stale(const char *run_dir)
   if (!d)
     return;
   while ((de = readdir(d))) {
-    pid_t pid = ephemeral_base_pid(de->d_name);
+    pid_t pid = util_gone_lemu(de->d_name);
     char *path;
-    if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+    if (!pid)
       continue;
     path = util_asprintf("%s/%s", run_dir, de->d_name);
     if (path) {

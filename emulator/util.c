@@ -1,12 +1,15 @@
 /* Clocks, ids, base64 and string helpers (see include/lemu/util.h). The id generator is a
  * xoshiro256** PRNG seeded once from getrandom(): request ids are made on the warm invoke path,
  * where a syscall per id would be wasted. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lemu/util.h"
 
@@ -198,4 +201,28 @@ void util_located_fail(struct util_located *loc, const char *path, const char *f
   loc->message = path && *path ? util_asprintf("%s: %s: %s", loc->file, path, what ? what : "")
                                : util_asprintf("%s: %s", loc->file, what ? what : "");
   free(what);
+}
+
+pid_t util_lemu_name_pid(const char *name)
+{
+  const char *p;
+  long v = 0;
+
+  if (strncmp(name, "lemu-", 5) != 0 || !name[5])
+    return 0;
+  for (p = name + 5; *p; p++) {
+    if (*p < '0' || *p > '9' || v > 99999999)
+      return 0;
+    v = v * 10 + (*p - '0');
+  }
+  return (pid_t)v;
+}
+
+pid_t util_gone_lemu(const char *name)
+{
+  pid_t pid = util_lemu_name_pid(name);
+
+  if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+    return 0;
+  return pid;
 }

@@ -65,8 +65,6 @@ void ephemeral_cleanup(struct ephemeral *e);
 /* The mode: tmpfs without memory cgroups where lemu may mount; loop with memory cgroups where
  * lemu may mount and loop devices and mkfs.ext4 work; otherwise the directory. */
 enum ephemeral_mode ephemeral_choose_mode(bool memory_cgroups, bool can_mount, bool loop_ready);
-/* The pid in a base directory's name ("lemu-1234" -> 1234), or 0 when name is not one. */
-pid_t ephemeral_base_pid(const char *name);
 /* Image size in bytes for a first try at an ext4 file system with at least size_mb MB free:
  * size_mb plus ext4's metadata (inode tables, ~1.6%, and a few MB), 4 KiB aligned. */
 unsigned long long ephemeral_image_bytes(int size_mb);

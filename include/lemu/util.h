@@ -1,11 +1,12 @@
-/* Small helpers every module needs: clocks, request ids, base64, string duplication.
- * Kept in one place so there is exactly one way to read the time or make an id. */
+/* Small helpers every module needs: clocks, request ids, base64, string duplication, the names
+ * of what a lemu leaves behind. Kept in one place so there is exactly one way to do each. */
 #ifndef LEMU_UTIL_H
 #define LEMU_UTIL_H
 
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define LEMU_UUID_LEN 36 /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" without the NUL */
 
@@ -24,6 +25,12 @@ void util_random_hex(char *out, size_t n);
  * for convenience) and sets *out_len; NULL when the input is not valid base64. */
 char *util_base64_encode(const void *data, size_t len);
 char *util_base64_decode(const char *text, size_t len, size_t *out_len);
+
+/* What a lemu leaves behind is named "lemu-<pid>" (its TMPDIR base, its cgroups). The pid in such
+ * a name, or 0 when name is not one; util_gone_lemu: that pid when its process is gone (and not
+ * this one), else 0 -- what a later lemu may clean up, never a live process's. */
+pid_t util_lemu_name_pid(const char *name);
+pid_t util_gone_lemu(const char *name);
 
 /* strdup/strndup that return NULL only on allocation failure (never crash on NULL input). */
 char *util_strdup(const char *s);

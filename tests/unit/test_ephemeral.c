@@ -24,25 +24,6 @@ static void test_mode_choice(void **state)
   assert_int_equal(ephemeral_choose_mode(true, false, false), EPHEMERAL_DIR);
 }
 
-static void test_base_pid(void **state)
-{
-  (void)state;
-  assert_int_equal(ephemeral_base_pid("lemu-1"), 1);
-  assert_int_equal(ephemeral_base_pid("lemu-4194304"), 4194304);
-  /* Not lemu's per-process directories: left alone by the stale-directory sweep. */
-  assert_int_equal(ephemeral_base_pid("lemu-"), 0);
-  assert_int_equal(ephemeral_base_pid("lemu"), 0);
-  assert_int_equal(ephemeral_base_pid("lemu-12a"), 0);
-  assert_int_equal(ephemeral_base_pid("lemu-12 "), 0);
-  assert_int_equal(ephemeral_base_pid("lemu--12"), 0);
-  assert_int_equal(ephemeral_base_pid("lemu-head"), 0);
-  assert_int_equal(ephemeral_base_pid("lemu-node-3kI5Ch"), 0);
-  assert_int_equal(ephemeral_base_pid("xlemu-12"), 0);
-  assert_int_equal(ephemeral_base_pid("LEMU-12"), 0);
-  assert_int_equal(ephemeral_base_pid("lemu-99999999999999999999"), 0); /* no overflow */
-  assert_int_equal(ephemeral_base_pid(""), 0);
-}
-
 static void test_image_bytes(void **state)
 {
   static const int sizes[] = {512, 513, 1024, 4096, 10240};
@@ -240,7 +221,6 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_mode_choice),
-    cmocka_unit_test(test_base_pid),
     cmocka_unit_test(test_image_bytes),
     cmocka_unit_test(test_template_key),
     cmocka_unit_test(test_template_name),

@@ -3,6 +3,7 @@
  * round-trips any bytes and refuses malformed input with NULL; plus the clocks and string helpers. */
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -198,6 +199,37 @@ static void test_strings(void **state)
   free(s);
 }
 
+static void test_lemu_name_pid(void **state)
+{
+  (void)state;
+  assert_int_equal(util_lemu_name_pid("lemu-1"), 1);
+  assert_int_equal(util_lemu_name_pid("lemu-4194304"), 4194304);
+  /* Not what a lemu leaves behind: left alone by the stale sweeps (TMPDIR, cgroups). */
+  assert_int_equal(util_lemu_name_pid("lemu-"), 0);
+  assert_int_equal(util_lemu_name_pid("lemu"), 0);
+  assert_int_equal(util_lemu_name_pid("lemu-12a"), 0);
+  assert_int_equal(util_lemu_name_pid("lemu-12 "), 0);
+  assert_int_equal(util_lemu_name_pid("lemu--12"), 0);
+  assert_int_equal(util_lemu_name_pid("lemu-head"), 0);
+  assert_int_equal(util_lemu_name_pid("lemu-node-3kI5Ch"), 0);
+  assert_int_equal(util_lemu_name_pid("xlemu-12"), 0);
+  assert_int_equal(util_lemu_name_pid("LEMU-12"), 0);
+  assert_int_equal(util_lemu_name_pid("lemu-99999999999999999999"), 0); /* no overflow */
+  assert_int_equal(util_lemu_name_pid(""), 0);
+}
+
+static void test_gone_lemu(void **state)
+{
+  char name[32];
+
+  (void)state;
+  snprintf(name, sizeof(name), "lemu-%d", (int)getpid());
+  assert_int_equal(util_gone_lemu(name), 0);     /* this process */
+  assert_int_equal(util_gone_lemu("lemu-1"), 0);  /* init: alive */
+  assert_int_equal(util_gone_lemu("lemu-99999999"), 99999999); /* above pid_max: no such process */
+  assert_int_equal(util_gone_lemu("lemu-x"), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -209,6 +241,8 @@ int main(void)
     cmocka_unit_test(test_base64_decode_respects_len),
     cmocka_unit_test(test_clocks),
     cmocka_unit_test(test_strings),
+    cmocka_unit_test(test_lemu_name_pid),
+    cmocka_unit_test(test_gone_lemu),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
