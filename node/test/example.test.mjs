@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvokeCommand, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import { InvokeAsyncCommand, InvokeCommand, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { startLemu, LemuError } from '../index.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -63,6 +63,34 @@ describe('one lemu for a suite', () => {
     await invoke(lemu.client, 'hello-node', {});
     assert.equal(await lemu.metric('aws_lambda_invocations_total', { function_name: 'hello-node' }), before + 2);
     assert.equal(await lemu.metric('aws_lambda_errors_total', { function_name: 'hello-node' }), errorsBefore + 1);
+  });
+
+  it('refuses every invocation type with an access-denied fault', async () => {
+    await lemu.fault('access-denied', { function: 'hello-node', when: { Nth: [1, 2] } });
+    for (const InvocationType of ['RequestResponse', 'Event']) {
+      await assert.rejects(lemu.client.send(new InvokeCommand({ FunctionName: 'hello-node', InvocationType,
+        Payload: enc.encode('{}') })), (e) => {
+        assert.equal(e.name, 'AccessDeniedException');
+        assert.equal(e.$metadata.httpStatusCode, 403);
+        assert.match(e.message, /^User: arn:aws:iam::123456789012:user\/developer is not authorized to perform: lambda:InvokeFunction on resource: hello-node$/);
+        return true;
+      });
+    }
+    await lemu.clearFaults();
+  });
+
+  it('queues an event with the deprecated InvokeAsync', async () => {
+    const before = await lemu.metric('aws_lambda_invocations_total', { function_name: 'hello-node' });
+    const res = await lemu.client.send(new InvokeAsyncCommand({ FunctionName: 'hello-node',
+      InvokeArgs: enc.encode(JSON.stringify({ name: 'Async' })) }));
+    assert.equal(res.Status, 202);
+    const count = () => lemu.metric('aws_lambda_invocations_total', { function_name: 'hello-node' });
+    const seen = () => lemu.logs('hello-node').includes('greeting Async');
+    for (let i = 0; i < 250 && ((await count()) < before + 1 || !seen()); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(await count(), before + 1); // it ran, once
+    assert.match(lemu.logs('hello-node'), /greeting Async/);
   });
 
   it('keeps the function log', async () => {
