@@ -979,6 +979,7 @@ static size_t count_spares(const struct ephemeral_loop *l, int size_mb)
 static void *worker_main(void *arg)
 {
   struct ephemeral_loop *l = arg;
+  uint64_t now_us;
   size_t i;
 
   pthread_mutex_lock(&l->mu);
@@ -1001,8 +1002,10 @@ static void *worker_main(void *arg)
       pthread_cond_wait(&l->cv, &l->mu);
       continue;
     }
-    if (!l->stop && l->refill_after_us > util_now_us()) {
-      uint64_t wait_us = l->refill_after_us - util_now_us();
+    now_us = util_now_us(); /* read once: a second read could pass refill_after_us, and the
+                             * unsigned difference would be a sleep of thousands of years */
+    if (!l->stop && l->refill_after_us > now_us) {
+      uint64_t wait_us = l->refill_after_us - now_us;
       struct timespec ts = {(time_t)(wait_us / 1000000u), (long)(wait_us % 1000000u) * 1000};
 
       pthread_mutex_unlock(&l->mu);

@@ -413,11 +413,14 @@ void invoker_env_died(struct invocation *inv, int wait_status, bool oom)
 
 void invoker_requeue(struct invocation *inv)
 {
+  uint64_t now_ms = util_epoch_ms(); /* read once: a second read past the deadline would make the
+                                      * unsigned difference a timer of thousands of years */
+
   inv->env = NULL;
   loop_timer_stop(inv->ctx->loop, &inv->timer);
   if (inv->deadline_armed)
     loop_timer_start(inv->ctx->loop, &inv->timer,
-                     (inv->deadline_epoch_ms > util_epoch_ms() ? inv->deadline_epoch_ms - util_epoch_ms() : 0) * 1000u);
+                     (inv->deadline_epoch_ms > now_ms ? inv->deadline_epoch_ms - now_ms : 0) * 1000u);
   invoker_start(inv);
 }
 
