@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,12 @@ struct http_conn {
   bool watched;            /* the socket is in lemu's loop for EPOLLRDHUP */
   bool peer_closed;        /* the peer sent its FIN (or reset the connection) */
   bool queued;             /* in srv->half_closed */
+  /* Answers held for the next one (http_req_send_coalesced): */
+  bool pipelines;          /* the peer sent its last request before reading the answer before it */
+  bool corked;             /* TCP_CORK is on: an answer waits in the socket for the next one */
+  bool follower_seen;      /* the request after the corked answer has arrived */
+  struct http_req *cork_req; /* the request whose answer was corked */
+  uint64_t last_done_run;  /* srv->run_seq when the last request on it completed */
 };
 
 struct http_server {
@@ -52,6 +59,9 @@ struct http_server {
   size_t n_half_closed, cap_half_closed;
   bool in_handler;
   bool resumed;               /* a connection was resumed: run MHD before the loop sleeps */
+  uint64_t run_seq;           /* MHD_run() calls so far */
+  int *corked;                /* fds corked in this MHD_run (conns[fd].corked), checked after it */
+  size_t n_corked, cap_corked;
   struct loop_timer idle_timer; /* wakes the loop when MHD has a connection to time out */
 };
 
@@ -241,6 +251,34 @@ static void conns_reap_half_closed(struct http_server *srv)
   }
 }
 
+/* TCP_CORK on or off; off sends what the socket holds. */
+static void conn_cork(struct http_conn *c, int fd, bool on)
+{
+  int v = on;
+
+  if (setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v)) == 0 || !on)
+    c->corked = on;
+}
+
+/* After every MHD_run(): an answer corked in it whose next request did not come with it (the
+ * peer waits for the answer before sending more) goes out now, and the connection is no longer
+ * taken for a pipelining one. One whose next request came stays corked until that request's
+ * answer is out (on_completed). */
+static void conns_flush_corked(struct http_server *srv)
+{
+  size_t i;
+
+  for (i = 0; i < srv->n_corked; i++) {
+    int fd = srv->corked[i];
+    struct http_conn *c = conn_slot(srv, fd);
+    if (c && c->corked && !c->follower_seen) {
+      conn_cork(c, fd, false);
+      c->pipelines = false;
+    }
+  }
+  srv->n_corked = 0;
+}
+
 static enum MHD_Result queue_answer(struct http_req *req, unsigned status, struct MHD_Response *resp)
 {
   enum MHD_Result r = MHD_queue_response(req->conn, status, resp);
@@ -285,6 +323,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if ((hc = conn_slot(srv, req->conn_fd))) {
       req->conn_tag = hc->tag;
       hc->req = req;
+      /* Here in the same MHD_run() as the previous request's completion: this one was sent
+       * before that answer could be read (HTTP/1.1 pipelining). */
+      if (hc->last_done_run == srv->run_seq)
+        hc->pipelines = true;
+      if (hc->corked)
+        hc->follower_seen = true;
     }
     for (i = 0; i < srv->opts.n_routes; i++) {
       const struct http_route *r = &srv->opts.routes[i];
@@ -361,6 +405,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     susp_unlink(srv, req);
   if ((hc = conn_slot(srv, req->conn_fd)) && hc->req == req) {
     hc->req = NULL;
+    hc->last_done_run = srv->run_seq;
+    if (hc->cork_req == req)
+      hc->cork_req = NULL; /* its answer is in the socket, held for the next one */
+    else if (hc->corked)
+      conn_cork(hc, req->conn_fd, false); /* the next answer is out too: both leave now */
     if (hc->peer_closed) /* the response is out: nothing more can come on this connection */
       conn_queue_half_closed(srv, req->conn_fd);
   }
@@ -418,7 +467,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 static void http_run(struct http_server *srv)
 {
+  srv->run_seq++;
   MHD_run(srv->daemon);
+  if (srv->n_corked)
+    conns_flush_corked(srv);
 }
 
 static void on_epoll_ready(int fd, uint32_t events, void *cls)
@@ -548,6 +600,7 @@ void http_server_destroy(struct http_server *srv)
   MHD_stop_daemon(srv->daemon); /* closes every connection: each slot's watch is dropped */
   free(srv->conns);
   free(srv->half_closed);
+  free(srv->corked);
   free(srv);
 }
 
@@ -643,6 +696,35 @@ void http_req_send(struct http_req *req, unsigned status, struct MHD_Response *r
    * after this one's prepare already ran, and MHD's wake-up is not reliable in external epoll. */
   srv->resumed = true;
   loop_poke(srv->loop);
+}
+
+void http_req_send_coalesced(struct http_req *req, unsigned status, struct MHD_Response *resp)
+{
+  struct http_server *srv = req->srv;
+  struct http_conn *c = conn_slot(srv, req->conn_fd);
+
+  /* Only an answer given inside its handler: MHD sends it in this MHD_run(), so the check after
+   * the run (conns_flush_corked) sees whether the next request came with it. */
+  if (c && c->pipelines && !c->corked && srv->in_handler && !req->suspended && !req->answered &&
+      resp) {
+    if (srv->n_corked == srv->cap_corked) {
+      size_t cap = srv->cap_corked ? srv->cap_corked * 2 : 16;
+      int *q = realloc(srv->corked, cap * sizeof(*q));
+      if (q) {
+        srv->corked = q;
+        srv->cap_corked = cap;
+      }
+    }
+    if (srv->n_corked < srv->cap_corked) {
+      conn_cork(c, req->conn_fd, true);
+      if (c->corked) {
+        srv->corked[srv->n_corked++] = req->conn_fd;
+        c->cork_req = req;
+        c->follower_seen = false;
+      }
+    }
+  }
+  http_req_send(req, status, resp);
 }
 
 struct MHD_Response *http_resp_take(char *body, size_t len)

@@ -19,7 +19,7 @@ static void rt_accepted(struct http_req *req)
   struct MHD_Response *resp = http_resp_copy(AWS_RAPI_OK_BODY, strlen(AWS_RAPI_OK_BODY));
 
   http_resp_header(resp, "Content-Type", AWS_CONTENT_TYPE_JSON);
-  http_req_send(req, RT_ACCEPTED, resp);
+  http_req_send_coalesced(req, RT_ACCEPTED, resp); /* with the next event when the runtime pipelines */
 }
 
 static struct env *rt_env(struct http_req *req)

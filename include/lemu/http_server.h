@@ -97,6 +97,15 @@ void http_req_suspend(struct http_req *req);
  * later event (it is resumed). A request is answered once; later calls just free resp. */
 void http_req_send(struct http_req *req, unsigned status, struct MHD_Response *resp);
 
+/* Answer like http_req_send(), from inside the handler; when the connection's peer pipelines
+ * (it sent its next request before reading this answer, as a runtime sending POST /response and
+ * GET /next in one write does), the answer's bytes wait in the socket (TCP_CORK) and leave with
+ * the connection's next answer: one segment and one wake-up of the peer instead of two. The
+ * answer is held no longer than the next answer, or the end of this MHD_run() when the next
+ * request did not come with it, or the kernel's 200 ms cork ceiling. Meant for answers a peer
+ * that pipelines does not wait for (the Runtime API's 202). */
+void http_req_send_coalesced(struct http_req *req, unsigned status, struct MHD_Response *resp);
+
 /* Response bodies. _take frees body with free() when done; _blob holds a reference on b;
  * _copy copies. All return NULL on allocation failure. */
 struct MHD_Response *http_resp_take(char *body, size_t len);
