@@ -12,9 +12,13 @@
  *                            serves until SIGTERM/SIGINT; the runtimes die with it.
  *
  * Answers carry the headers lemu's do (same counts, same sizes), so libmicrohttpd does the same
- * work per header. Bench tool only: it trusts its runtimes and its client. */
+ * work per header, and the 202 leaves with the runtime's next event (TCP_CORK) as lemu's does for a
+ * runtime that pipelines, which the echo bootstrap always does. Bench tool only: it trusts its
+ * runtimes and its client. */
 #define _GNU_SOURCE
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,6 +65,7 @@ struct request {
   struct invocation *inv; /* client side: its invocation; runtime GET /next: the one handed to it */
   struct MHD_Connection *conn;
   struct request *next_parked;
+  bool is_next; /* a runtime's GET /next: its answer is the one the corked 202 waits for */
 };
 
 static struct invocation *slots[RELAY_MAX_INVOCATIONS];
@@ -119,6 +124,14 @@ static void invocation_free(struct invocation *inv)
   free(inv->payload.data);
   free(inv->result.data);
   free(inv);
+}
+
+static void cork(struct MHD_Connection *conn, int on)
+{
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+  if (ci)
+    setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
 }
 
 static enum MHD_Result queue_buffer(struct MHD_Connection *conn, unsigned status, const char *data, size_t len,
@@ -227,6 +240,7 @@ static enum MHD_Result on_runtime(void *cls, struct MHD_Connection *conn, const 
   if (upload(req, data, size))
     return MHD_YES;
   if (strcmp(method, "GET") == 0) { /* /runtime/invocation/next */
+    req->is_next = true;
     if (req->inv)
       return answer_next(conn, req->inv); /* resumed with work */
     if (queue_head) {
@@ -253,6 +267,7 @@ static enum MHD_Result on_runtime(void *cls, struct MHD_Connection *conn, const 
   }
   {
     const char *headers[] = {"Content-Type", "application/json", NULL};
+    cork(conn, 1); /* the 202 waits for the pipelined GET /next's answer (on_completed) */
     return queue_buffer(conn, MHD_HTTP_ACCEPTED, RELAY_ACK, strlen(RELAY_ACK), headers);
   }
 }
@@ -261,8 +276,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
   struct request *req = *con_cls;
 
-  (void)cls, (void)conn, (void)toe;
+  (void)cls, (void)toe;
   if (req) {
+    if (req->is_next)
+      cork(conn, 0); /* the event is out: it leaves with the 202 before it */
     free(req->body.data);
     free(req);
     *con_cls = NULL;
