@@ -4,7 +4,7 @@
  * one keep-alive HTTP/1.1 connection, Content-Length bodies of any bytes (NULs included).
  * Read it top to bottom: helpers, the connection, one HTTP exchange, then the loop in main().
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* POSIX.1-2008 with putenv() */
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,6 +28,7 @@
 /* Headers of a /next response that a runtime reads (lambda-reference.md §4). */
 #define HDR_REQUEST_ID "Lambda-Runtime-Aws-Request-Id"
 #define HDR_TRACE_ID "Lambda-Runtime-Trace-Id"
+#define TRACE_ENV_NAME "_X_AMZN_TRACE_ID" /* where a custom runtime puts the trace header */
 
 /* Limits: the status line plus all headers, the longest body we accept (events are at most
  * 6 MiB; anything far larger means a confused server), and a sane request id length. */
@@ -462,15 +463,19 @@ int main(void)
       fatal("GET /next answered without a usable %s header", HDR_REQUEST_ID);
     snprintf(path, sizeof(path), API_PREFIX "/runtime/invocation/%.*s/response", (int)len, v);
 
-    /* Custom runtimes hand the X-Ray trace header to the handler through the environment. */
+    /* Custom runtimes hand the X-Ray trace header to the handler through the environment. With
+     * putenv() on a buffer of ours, not setenv(): glibc keeps a copy of every value setenv() was
+     * ever given (it cannot know whether a getenv() caller still holds one), and every
+     * invocation's trace id is new, so setenv() grew the process by ~100 bytes per invoke, and
+     * its lookups with it, for as long as the environment lived. */
     v = header_find(&event, HDR_TRACE_ID, &len);
     if (v != NULL) {
-      char trace[1024];
+      static char trace_env[sizeof(TRACE_ENV_NAME "=") + 1024];
 
-      snprintf(trace, sizeof(trace), "%.*s", (int)len, v);
-      setenv("_X_AMZN_TRACE_ID", trace, 1);
+      snprintf(trace_env, sizeof(trace_env), TRACE_ENV_NAME "=%.*s", (int)len, v);
+      putenv(trace_env);
     } else {
-      unsetenv("_X_AMZN_TRACE_ID");
+      unsetenv(TRACE_ENV_NAME);
     }
 
     /* 2. The "handler": the result is the event, byte for byte, with its Content-Type. */

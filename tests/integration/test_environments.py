@@ -348,3 +348,32 @@ def test_sigterm_stops_fast_and_leaves_no_handler(make_lemu):
     for th in threads:
         th.join(5)
     assert len(outcomes) == n
+
+
+def _vm_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def test_echo_sample_does_not_grow_per_invoke(make_lemu):
+    """The echo sample hands each invocation's trace id to its handler in _X_AMZN_TRACE_ID. With
+    setenv() glibc kept every value ever set (~100 bytes per invoke, for the environment's life:
+    1M invokes would outgrow its 128 MB); the bootstrap's resident size must stay flat."""
+    import http.client
+    server = make_lemu({"Functions": [echo_fn()]})
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+
+    def invoke(n):
+        for _ in range(n):
+            conn.request("POST", "/2015-03-31/functions/echo/invocations", body=b'{"k":"v"}')
+            resp = conn.getresponse()
+            assert resp.status == 200 and resp.read() == b'{"k":"v"}'
+
+    invoke(2000)  # warm: buffers at their working size
+    pids = [p for p in descendants(server.proc.pid) if _exe(p) == os.path.realpath(sample("echo") + "/bootstrap")]
+    assert len(pids) == 1, pids
+    before = _vm_rss_kb(pids[0])
+    invoke(16000)  # ~1.6 MB more if each invoke kept its trace id
+    after = _vm_rss_kb(pids[0])
+    conn.close()
+    assert after - before < 512, "the echo bootstrap grew from %d to %d kB over 16,000 invokes" % (before, after)
