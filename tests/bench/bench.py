@@ -794,7 +794,8 @@ class Bench:
                          TPUT64_ROUND_S))
         lines.append("- **Throughput floor**: `tests/bench/relay.c` (`lemu-relay`), lemu's architecture with "
                      "nothing else in it: one thread, one epoll loop, an Invoke and a Runtime API libmicrohttpd "
-                     "daemon with suspended connections, 64 copies of the same C echo runtime; no validation, logs, "
+                     "daemon with suspended connections, the runtime's 202 corked until its next event as lemu does, "
+                     "64 copies of the same C echo runtime; no validation, logs, "
                      "sandbox, limits or timers. Its 64-connection rounds alternate with lemu's, so both see the "
                      "same minutes of the machine.")
         if peer.get("ok"):
