@@ -10,7 +10,10 @@
  *   7 'K': SIGKILL the environment's process group (a crash; the next request needs a new one, so
  *     a Runtime API request while there is none becomes an Invoke, which spawns it); 7 'N': close
  *     the parked GET /next's connection (a runtime that hangs up while idle; op 5 may close it
- *     too); 7 followed by any other byte just runs the loop
+ *     too); 7 'P': a runtime that pipelines: POST /invocation/ID/response (ID the last delivery's,
+ *     the body input text) and GET /next in one write, on one connection kept open across
+ *     operations until the input ends (from its second pair on, lemu holds that connection's 202
+ *     in a corked socket until its next answer); 7 followed by any other byte just runs the loop
  * ID is the request id of the last or the one before last delivery (from the Lambda-Runtime-Aws-
  * Request-Id of a /next answer) or text from the input; bodies, the Lambda-Runtime-Function-Error-
  * Type header and paths are input text. Runtime API connections are handed to the runtime daemon
@@ -25,7 +28,9 @@
  *
  * Invariants: every Runtime API request is answered once, with a status the RIE uses (200 for a
  * /next delivery, which names its request id; 202, 400, 403, 404, 413, 500), and a request that
- * cannot wait (all but /next) is answered at once; every Invoke is answered exactly once, 200 or
+ * cannot wait (all but /next) is answered at once, but for a pipelined pair's POST, whose answer
+ * may wait for its GET /next's; a pipelined connection's answers come in the order of its
+ * requests, never more of them; every Invoke is answered exactly once, 200 or
  * an error row of the catalog with its own status; every answer is well-formed HTTP with a length;
  * a parked GET /next whose connection the harness closes is dropped by lemu within the bound,
  * and its environment is no longer idle (it gets no invocation until it asks again); a running
@@ -52,20 +57,23 @@
 #define FZ_RT_PREFIX "/2018-06-01/runtime/"
 #define FZ_KILL_KEY 'K'      /* op 7 kills only when this byte follows; otherwise it only pumps the loop */
 #define FZ_HANG_UP_KEY 'N'   /* op 7 then this: the runtime hangs up its parked GET /next */
+#define FZ_PIPE_KEY 'P'      /* op 7 then this: a pipelined POST /response + GET /next */
 
-enum conn_kind { C_NEXT, C_RT, C_INVOKE };
+enum conn_kind { C_NEXT, C_RT, C_INVOKE, C_PIPE };
 
 struct conn {
   int fd;                 /* -1: slot free */
   enum conn_kind kind;
   bool eof, closed_by_us;
   bool head;              /* a HEAD request: its answer has no body */
+  unsigned want, got;     /* C_PIPE: answers its requests call for, answers read */
   struct buf in;
 };
 
 static struct lemu_ctx *ctx;
 static struct function *fn;
 static struct conn conns[FZ_MAX_CONNS];
+static struct conn *pipe_conn; /* the pipelining runtime's connection (7 'P'), or NULL */
 static char ids[2][LEMU_UUID_LEN + 1]; /* request ids of the last two /next deliveries */
 static unsigned long runs, first_env_id, activity, next_hang_ups;
 static int fd_baseline = -1;
@@ -146,6 +154,7 @@ static struct conn *conn_open(enum conn_kind kind)
   FUZZ_CHECK(i < FZ_MAX_CONNS);
   conns[i].kind = kind;
   conns[i].eof = conns[i].closed_by_us = conns[i].head = false;
+  conns[i].want = conns[i].got = 0;
   buf_init(&conns[i].in, SIZE_MAX);
   if (kind == C_INVOKE) {
     conns[i].fd = fuzz_connect(ctx->api, NULL);
@@ -176,6 +185,8 @@ static void conn_send(struct conn *c, struct buf *req)
 
 static void conn_free(struct conn *c)
 {
+  if (c == pipe_conn)
+    pipe_conn = NULL;
   if (c->fd < 0)
     return;
   if (!c->eof)
@@ -251,6 +262,29 @@ static void send_invoke(const uint8_t *body, size_t n)
   append_str(&req, "POST /2015-03-31/functions/rt/invocations HTTP/1.1\r\n");
   append_body(&req, body, n);
   conn_send(c, &req);
+}
+
+/* 7 'P': POST /invocation/<last delivery>/response and GET /next in one write, on the pipelining
+ * runtime's connection (opened on first use, kept until the input ends). A pair sent while this
+ * connection's GET /next is parked waits behind it, as libmicrohttpd answers in order. */
+static void send_pipelined(const uint8_t *body, size_t n)
+{
+  struct buf req;
+
+  if (!pipe_conn) {
+    if (!live_env())
+      return; /* nothing to belong to: conn_open() would make it an Invoke */
+    pipe_conn = conn_open(C_PIPE);
+  }
+  buf_init(&req, SIZE_MAX);
+  append_str(&req, "POST " FZ_RT_PREFIX "invocation/");
+  append_str(&req, ids[0]);
+  append_str(&req, "/response HTTP/1.1\r\n");
+  append_body(&req, body, n);
+  append_str(&req, "GET " FZ_RT_PREFIX "invocation/next HTTP/1.1\r\n\r\n");
+  fuzz_write_all(pipe_conn->fd, req.data, req.len);
+  buf_cleanup(&req);
+  pipe_conn->want += 2;
 }
 
 /* Opens a runtime-side connection and starts req on it; false when conn_open() handed out an
@@ -360,6 +394,52 @@ static void pump_quiet(void)
   }
 }
 
+static void remember_delivery(const struct fuzz_resp *r)
+{
+  FUZZ_CHECK(r->rt_request_id[0] && strlen(r->rt_request_id) == LEMU_UUID_LEN);
+  if (strcmp(ids[0], r->rt_request_id) != 0) {
+    memcpy(ids[1], ids[0], sizeof(ids[1]));
+    memcpy(ids[0], r->rt_request_id, sizeof(ids[0]));
+  }
+}
+
+/* The pipelining connection: its answers, one at a time and in order (a POST's, then its GET
+ * /next's), each consumed as it is read; never more answers than requests. */
+static void check_pipe(struct conn *c)
+{
+  for (;;) {
+    const char *d = c->in.data ? c->in.data : "";
+    struct fuzz_resp r[1];
+    bool malformed;
+    size_t used, one;
+    unsigned s;
+
+    if (fuzz_parse_responses(d, c->in.len, false, r, 1, &malformed, &used) == 0 || malformed) {
+      if (malformed)
+        fuzz_dump("pipelined answers", c->in.data, c->in.len);
+      FUZZ_CHECK(!malformed);
+      break;
+    }
+    FUZZ_CHECK(c->got < c->want);
+    s = r[0].status;
+    if (c->got % 2 == 0) { /* the POST /response's */
+      FUZZ_CHECK(s == 202 || s == 400 || s == 403 || s == 404 || s == 413 || s == 500);
+    } else {               /* the GET /next's */
+      FUZZ_CHECK(s == 200 || s == 400 || s == 403 || s == 404 || s == 500);
+      if (s == 200)
+        remember_delivery(&r[0]);
+    }
+    c->got++;
+    one = (size_t)(r[0].body - d) + r[0].body_len;
+    memmove(c->in.data, c->in.data + one, c->in.len - one);
+    c->in.len -= one;
+  }
+  if (c->eof) {
+    FUZZ_CHECK(c->in.len == 0 || c->closed_by_us); /* nothing truncated */
+    conn_free(c);
+  }
+}
+
 /* Check what came back on every connection; remember /next deliveries; free finished ones (a
  * GET /next's connection, left open by lemu, is closed here once its answer is in). */
 static void check_conns(void)
@@ -374,6 +454,10 @@ static void check_conns(void)
 
     if (c->fd < 0)
       continue;
+    if (c->kind == C_PIPE) {
+      check_pipe(c);
+      continue;
+    }
     n = fuzz_parse_responses(c->in.data ? c->in.data : "", c->in.len, c->head, r, 2, &malformed, &used);
     if (malformed || n > 1 || (c->eof && !c->closed_by_us && (used != c->in.len || n != 1)) ||
         (c->kind == C_NEXT && n == 1 && used != c->in.len))
@@ -403,13 +487,8 @@ static void check_conns(void)
         unsigned s = r[0].status;
         FUZZ_CHECK(s == 202 || s == 400 || s == 403 || s == 404 || s == 413 || s == 500 ||
                    (s == 200 && c->kind == C_NEXT));
-        if (s == 200) {
-          FUZZ_CHECK(r[0].rt_request_id[0] && strlen(r[0].rt_request_id) == LEMU_UUID_LEN);
-          if (strcmp(ids[0], r[0].rt_request_id) != 0) {
-            memcpy(ids[1], ids[0], sizeof(ids[1]));
-            memcpy(ids[0], r[0].rt_request_id, sizeof(ids[0]));
-          }
-        }
+        if (s == 200)
+          remember_delivery(&r[0]);
       }
     }
     if (c->eof || c->closed_by_us || (c->kind == C_NEXT && n == 1))
@@ -440,11 +519,16 @@ static void wait_answers(void)
  * one the environment is parked in (check_conns() closes a /next once it is answered, and every
  * other /next is answered at once); lemu must notice the hang-up and drop it, not keep an idle
  * environment whose next invocation would go into a dead connection. */
+static bool next_pending(void);
+
 static void conn_hang_up(struct conn *c)
 {
-  bool parked_next = c->kind == C_NEXT;
   uint64_t start = util_now_us();
   struct env *env = live_env();
+  /* A pipelining connection whose GET /next is unanswered holds the parked one when no other
+   * GET /next is open: a second GET /next is refused at once while one is parked. */
+  bool parked_next = c->kind == C_NEXT || (c->kind == C_PIPE && c->got < c->want && env &&
+                                           env->state == ENV_IDLE && env->next_req && !next_pending());
 
   if (parked_next)
     FUZZ_CHECK(env && env->state == ENV_IDLE && env->next_req != NULL);
@@ -519,6 +603,13 @@ static size_t open_conns(enum conn_kind kind)
 static void settle(void)
 {
   int step;
+
+  if (pipe_conn) { /* the pipelining runtime hangs up when the input ends */
+    pump_quiet();
+    check_conns();
+    if (pipe_conn)
+      conn_hang_up(pipe_conn);
+  }
 
   for (step = 0; step < 40; step++) {
     struct env *env;
@@ -662,6 +753,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       struct env *env = key == FZ_KILL_KEY ? live_env() : NULL;
       if (key == FZ_HANG_UP_KEY)
         hang_up_next();
+      if (key == FZ_PIPE_KEY) {
+        body_len = take_body(&r, &body);
+        send_pipelined(body, body_len);
+      }
       if (env && env->pid > 0 && kill(-env->pid, SIGKILL) == 0) {
         /* wait (bounded) until it has exited, so what follows sees it gone: deterministic */
         uint64_t start = util_now_us();

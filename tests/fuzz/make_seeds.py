@@ -317,6 +317,13 @@ def seeds_runtime_api():
     put("runtime_api", bytes([KILL, ord('N'), NEXT]) + invoke + resp_last)
     put("runtime_api", bytes([KILL, ord('N')]) + invoke + bytes([NEXT]) + resp_last)
     put("runtime_api", bytes([CLOSE]) + invoke + bytes([NEXT]) + resp_last)
+    # a runtime that pipelines POST /response and GET /next (7 'P'): from its second pair on lemu
+    # holds the 202 until the next event; then it hangs up, is killed, or stops pipelining
+    pipe = lambda b: bytes([KILL, ord('P')]) + body(b)
+    put("runtime_api", invoke + pipe('{"p": 1}') + invoke + pipe('{"p": 2}') + invoke + pipe('{"p": 3}') + invoke + resp_last)
+    put("runtime_api", invoke + pipe("1") + invoke + pipe("2") + bytes([CLOSE]) + invoke + bytes([NEXT]) + resp_last)
+    put("runtime_api", invoke + pipe("1") + invoke + pipe("2") + bytes([KILL, ord('K')]) + invoke + resp_last)
+    put("runtime_api", invoke + pipe("1") + invoke + pipe("2") + invoke + err_last + bytes([NEXT]) + invoke + pipe("3"))
 
 
 if __name__ == "__main__":
