@@ -292,17 +292,7 @@ int ephemeral_template_name(char *out, size_t n, int size_mb, uint64_t key)
 
 pid_t ephemeral_temp_pid(const char *name)
 {
-  const char *p;
-  long v = 0;
-
-  if (strncmp(name, EPH_TEMP_PREFIX, strlen(EPH_TEMP_PREFIX)) != 0)
-    return 0;
-  for (p = name + strlen(EPH_TEMP_PREFIX); *p >= '0' && *p <= '9'; p++) {
-    if (v > 99999999)
-      return 0;
-    v = v * 10 + (*p - '0');
-  }
-  return p > name + strlen(EPH_TEMP_PREFIX) && *p == '-' ? (pid_t)v : 0;
+  return util_name_pid(name, EPH_TEMP_PREFIX, '-');
 }
 
 /* The record at offset 0 of a template (ext4 leaves its first 1024 bytes to boot loaders):
@@ -415,8 +405,7 @@ static void cache_sweep(const char *dir)
   if (!d)
     return;
   while ((de = readdir(d))) {
-    pid_t pid = ephemeral_temp_pid(de->d_name);
-    if (pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH)
+    if (util_pid_gone(ephemeral_temp_pid(de->d_name)))
       unlinkat(dirfd(d), de->d_name, 0);
   }
   closedir(d);

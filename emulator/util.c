@@ -203,26 +203,35 @@ void util_located_fail(struct util_located *loc, const char *path, const char *f
   free(what);
 }
 
-pid_t util_lemu_name_pid(const char *name)
+pid_t util_name_pid(const char *name, const char *prefix, char end)
 {
+  size_t n = strlen(prefix);
   const char *p;
   long v = 0;
 
-  if (strncmp(name, "lemu-", 5) != 0 || !name[5])
+  if (strncmp(name, prefix, n) != 0)
     return 0;
-  for (p = name + 5; *p; p++) {
-    if (*p < '0' || *p > '9' || v > 99999999)
-      return 0;
+  for (p = name + n; *p >= '0' && *p <= '9'; p++) {
+    if (v > 99999999)
+      return 0; /* longer than any pid: not one */
     v = v * 10 + (*p - '0');
   }
-  return (pid_t)v;
+  return p > name + n && *p == end ? (pid_t)v : 0;
+}
+
+bool util_pid_gone(pid_t pid)
+{
+  return pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+pid_t util_lemu_name_pid(const char *name)
+{
+  return util_name_pid(name, "lemu-", '\0');
 }
 
 pid_t util_gone_lemu(const char *name)
 {
   pid_t pid = util_lemu_name_pid(name);
 
-  if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
-    return 0;
-  return pid;
+  return util_pid_gone(pid) ? pid : 0;
 }

@@ -4,6 +4,7 @@
 #define LEMU_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,6 +27,11 @@ void util_random_hex(char *out, size_t n);
 char *util_base64_encode(const void *data, size_t len);
 char *util_base64_decode(const char *text, size_t len, size_t *out_len);
 
+/* The pid written right after prefix in name and ended by end ('\0' or a separator), else 0.
+ * util_pid_gone: pid's process no longer exists (and is not this one) -- what a later lemu may
+ * clean up after, never a live process's. */
+pid_t util_name_pid(const char *name, const char *prefix, char end);
+bool util_pid_gone(pid_t pid);
 /* What a lemu leaves behind is named "lemu-<pid>" (its TMPDIR base, its cgroups). The pid in such
  * a name, or 0 when name is not one; util_gone_lemu: that pid when its process is gone (and not
  * this one), else 0 -- what a later lemu may clean up, never a live process's. */
